@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from app.api.params import MAX_ID, ItemId, Pagination
+from app.api.responses import AUTH_ERRORS, errors
+from app.dependencies import CurrentUser, ItemAuthor, ItemServiceDep
+from app.models.item import Item
+from app.schemas.common import MessageResponse, PaginatedResponse, Text
+from app.schemas.item import ItemCreate, ItemResponse, ItemSort, ItemUpdate
+from app.services.base import Page
+from app.services.item import ItemFilters
+
+router = APIRouter(prefix="/items", tags=["items"])
+
+MAX_PRICE = Decimal("99999999.99")
+PriceQuery = Annotated[Decimal | None, Query(ge=0, le=MAX_PRICE)]
+
+
+@router.get("", response_model=PaginatedResponse[ItemResponse], responses=errors(422))
+async def list_items(
+    items: ItemServiceDep,
+    paging: Pagination,
+    owner_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    q: Annotated[Text | None, Query(max_length=200, description="Text in title or description")] = None,
+    min_price: PriceQuery = None,
+    max_price: PriceQuery = None,
+    sort: ItemSort = "-created_at",
+) -> Page[Item]:
+    """Browse items, with filters and sorting (ties broken by id)."""
+    filters = ItemFilters(owner_id=owner_id, q=q, min_price=min_price, max_price=max_price)
+    return await items.search(filters, sort=sort, page=paging.page, page_size=paging.page_size)
+
+
+@router.post(
+    "",
+    response_model=ItemResponse,
+    status_code=status.HTTP_201_CREATED,
+    responses=AUTH_ERRORS | errors(422),
+)
+async def create_item(data: ItemCreate, user: ItemAuthor, items: ItemServiceDep) -> Item:
+    """Create an item owned by you."""
+    return await items.create_for(data, owner=user)
+
+
+@router.get("/{item_id}", response_model=ItemResponse, responses=errors(404))
+async def read_item(item_id: ItemId, items: ItemServiceDep) -> Item:
+    """One item."""
+    return await items.get_by_id(item_id)
+
+
+@router.patch("/{item_id}", response_model=ItemResponse, responses=AUTH_ERRORS | errors(404))
+async def update_item(
+    item_id: ItemId, data: ItemUpdate, user: CurrentUser, items: ItemServiceDep
+) -> Item:
+    """Change an item you own (or any item, as a superuser)."""
+    return await items.update(await items.get_owned(item_id, by=user), data)
+
+
+@router.delete("/{item_id}", response_model=MessageResponse, responses=AUTH_ERRORS | errors(404))
+async def delete_item(item_id: ItemId, user: CurrentUser, items: ItemServiceDep) -> MessageResponse:
+    """Delete an item you own (or any item, as a superuser)."""
+    await items.delete(await items.get_owned(item_id, by=user))
+    return MessageResponse(message="Item deleted")

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from app.api.params import Pagination, UserId
+from app.api.responses import AUTH_ERRORS, errors
+from app.dependencies import CurrentUser, ItemServiceDep, Superuser, UserServiceDep
+from app.models.user import User
+from app.schemas.common import MessageResponse, PaginatedResponse
+from app.schemas.item import ItemResponse
+from app.schemas.user import UserAdminUpdate, UserCreate, UserResponse, UserUpdate, UserWithItems
+from app.services.base import Page
+from app.services.item import ItemFilters
+from app.models.item import Item
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+@router.post(
+    "",
+    response_model=UserResponse,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(409, 422),
+)
+async def register_user(data: UserCreate, users: UserServiceDep) -> User:
+    """Create an account. Role fields in the body are ignored."""
+    return await users.create(data)
+
+
+@router.get("", response_model=PaginatedResponse[UserResponse], responses=AUTH_ERRORS)
+async def list_users(_: Superuser, users: UserServiceDep, paging: Pagination) -> Page[User]:
+    """List every user (superuser only)."""
+    return await users.get_paginated(paging.page, paging.page_size)
+
+
+@router.get("/me", response_model=UserWithItems, responses=AUTH_ERRORS)
+async def read_me(user: CurrentUser, users: UserServiceDep) -> UserWithItems:
+    """Your profile, with your most recent items (at most 100)."""
+    items = await users.recent_items(user)
+    profile = UserResponse.model_validate(user).model_dump()
+    return UserWithItems(**profile, items=[ItemResponse.model_validate(i) for i in items])
+
+
+@router.patch("/me", response_model=UserResponse, responses=AUTH_ERRORS | errors(422))
+async def update_me(data: UserUpdate, user: CurrentUser, users: UserServiceDep) -> User:
+    """Change your name, bio or password (with `current_password`; signs you out everywhere)."""
+    return await users.update_me(user, data)
+
+
+@router.delete("/me", response_model=MessageResponse, responses=AUTH_ERRORS)
+async def delete_me(user: CurrentUser, users: UserServiceDep) -> MessageResponse:
+    """Delete your account and your items."""
+    await users.delete(user)
+    return MessageResponse(message="Account deleted")
+
+
+@router.get("/{user_id}", response_model=UserResponse, responses=AUTH_ERRORS | errors(404))
+async def read_user(user_id: UserId, _: CurrentUser, users: UserServiceDep) -> User:
+    """A user's profile."""
+    return await users.get_by_id(user_id)
+
+
+@router.patch(
+    "/{user_id}", response_model=UserResponse, responses=AUTH_ERRORS | errors(404, 409)
+)
+async def update_user(
+    user_id: UserId, data: UserAdminUpdate, _: Superuser, users: UserServiceDep
+) -> User:
+    """Change any user, roles included (superuser only)."""
+    return await users.update(await users.get_by_id(user_id), data)
+
+
+@router.delete("/{user_id}", response_model=MessageResponse, responses=AUTH_ERRORS | errors(404))
+async def delete_user(user_id: UserId, _: Superuser, users: UserServiceDep) -> MessageResponse:
+    """Delete a user and their items (superuser only)."""
+    await users.delete(await users.get_by_id(user_id))
+    return MessageResponse(message="User deleted")
+
+
+@router.get(
+    "/{user_id}/items",
+    response_model=PaginatedResponse[ItemResponse],
+    responses=AUTH_ERRORS | errors(404),
+)
+async def list_user_items(
+    user_id: UserId,
+    _: CurrentUser,
+    users: UserServiceDep,
+    items: ItemServiceDep,
+    paging: Pagination,
+) -> Page[Item]:
+    """A user's items, newest first."""
+    owner = await users.get_by_id(user_id)
+    return await items.search(
+        ItemFilters(owner_id=owner.id), sort="-created_at", page=paging.page, page_size=paging.page_size
+    )

@@ -1,0 +1,139 @@
+"""`python -m app ...`: serve, migrate, makemigration, create-superuser, seed, openapi.
+
+Commands that need the database run their own event loop; they reuse the services
+so the rules (password policy, unique e-mails) are the same as over HTTP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+import uvicorn
+from pydantic import ValidationError as PydanticValidationError
+
+from app import management
+from app.config import get_settings
+from app.core.logging import configure_logging
+from app.db import migrate
+from app.main import create_application
+
+logger = logging.getLogger("app.cli")
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    workers = args.workers or settings.workers
+    uvicorn.run(
+        "app.main:app",
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=workers if not args.reload else None,
+        reload=args.reload,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
+        access_log=False,  # the request-logging middleware logs every request
+        timeout_graceful_shutdown=20,
+        log_config=None,
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    migrate.upgrade(revision=args.revision)
+    logger.info("database upgraded to %s", args.revision)
+    return 0
+
+
+def cmd_makemigration(args: argparse.Namespace) -> int:
+    migrate.make_migration(args.message)
+    return 0
+
+
+def cmd_create_superuser(args: argparse.Namespace) -> int:
+    email = args.email or input("E-mail: ").strip()
+    password = args.password or getpass.getpass("Password: ")
+    try:
+        user_id = asyncio.run(management.create_superuser(email, password))
+    except PydanticValidationError as exc:
+        for error in exc.errors():
+            sys.stderr.write(f"{'.'.join(map(str, error['loc']))}: {error['msg']}\n")
+        return 2
+    sys.stdout.write(f"Superuser {email.lower()} ready (id {user_id}).\n")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    users, items = asyncio.run(management.seed(args.users, args.items, password=args.password))
+    sys.stdout.write(f"Seeded {users} users and {items} items.\n")
+    return 0
+
+
+def cmd_purge_tokens(_args: argparse.Namespace) -> int:
+    count = asyncio.run(management.purge_tokens())
+    sys.stdout.write(f"Deleted {count} expired refresh tokens.\n")
+    return 0
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    schema = create_application().openapi()
+    text = json.dumps(schema, indent=2)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    else:
+        sys.stdout.write(text + "\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the API (uvicorn)")
+    serve.add_argument("--host", help="address to bind (HOST)")
+    serve.add_argument("--port", type=int, help="port to bind (PORT)")
+    serve.add_argument("--workers", type=int, help="worker processes (WORKERS)")
+    serve.add_argument("--reload", action="store_true", help="restart on code changes")
+    serve.set_defaults(handler=cmd_serve)
+
+    upgrade = commands.add_parser("migrate", help="apply migrations (upgrade to head)")
+    upgrade.add_argument("--revision", default="head", help="target revision")
+    upgrade.set_defaults(handler=cmd_migrate)
+
+    make = commands.add_parser("makemigration", help="autogenerate a migration from the models")
+    make.add_argument("-m", "--message", required=True, help="what the migration does")
+    make.set_defaults(handler=cmd_makemigration)
+
+    superuser = commands.add_parser("create-superuser", help="create or promote a superuser")
+    superuser.add_argument("--email", help="e-mail (prompted if missing)")
+    superuser.add_argument("--password", help="password (prompted if missing)")
+    superuser.set_defaults(handler=cmd_create_superuser)
+
+    seed = commands.add_parser("seed", help="insert demo users and items in bulk")
+    seed.add_argument("--users", type=int, default=10, help="how many users (default 10)")
+    seed.add_argument("--items", type=int, default=100, help="how many items (default 100)")
+    seed.add_argument("--password", default="Password123", help="password of every demo user")
+    seed.set_defaults(handler=cmd_seed)
+
+    purge = commands.add_parser("purge-tokens", help="delete expired refresh tokens")
+    purge.set_defaults(handler=cmd_purge_tokens)
+
+    openapi = commands.add_parser("openapi", help="print the OpenAPI schema as JSON")
+    openapi.add_argument("-o", "--output", help="write to this file instead of stdout")
+    openapi.set_defaults(handler=cmd_openapi)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(get_settings())
+    handler: Handler = args.handler
+    return handler(args)

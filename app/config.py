@@ -1,0 +1,179 @@
+"""Application settings, read from the environment and `.env` (pydantic-settings).
+
+Every setting is documented in the README and in `.env.example`. `get_settings()`
+is cached, so importing this module is cheap and tests can build their own
+`Settings(...)` with keyword overrides.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+logger = logging.getLogger(__name__)
+
+Environment = Literal["development", "staging", "production"]
+MIN_SECRET_LENGTH = 32
+
+
+def _split_csv(value: object) -> object:
+    """Let list settings be written as `a,b,c` in the environment as well as JSON."""
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped.startswith("["):
+            return json.loads(stripped)
+        return [part.strip() for part in stripped.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", validate_default=True
+    )
+
+    # Application
+    app_name: str = "Items Service"
+    app_version: str = "1.0.0"
+    app_description: str = "User accounts and the items they own."
+    environment: Environment = "development"
+    debug: bool = False
+    api_prefix: str = "/api/v1"
+    docs_enabled: bool | None = None  # None: on outside production
+    data_dir: Path = Path("data")
+    log_level: str = "INFO"
+    log_json: bool | None = None  # None: JSON lines in production
+
+    # Database
+    database_url: str = ""  # empty: SQLite under data_dir
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=20, ge=0)
+    db_pool_timeout: float = Field(default=3.0, gt=0)
+    db_pool_recycle: int = Field(default=1800, ge=-1)
+    db_connect_timeout: float = Field(default=2.0, gt=0)
+    db_command_timeout: float = Field(default=5.0, gt=0)
+    db_echo: bool = False
+
+    # Security
+    secret_key: SecretStr | None = None
+    algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    access_token_expire_minutes: int = Field(default=15, ge=1)
+    refresh_token_expire_days: int = Field(default=14, ge=1)
+    email_token_expire_hours: int = Field(default=24, ge=1)
+    password_reset_expire_minutes: int = Field(default=30, ge=1)
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_cost: int = Field(default=65536, ge=8)  # KiB
+    password_hash_parallelism: int = Field(default=4, ge=1)
+    password_hash_concurrency: int = Field(default=2, ge=1)
+    require_verified_email_for_items: bool = False
+
+    # HTTP
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_size: int = Field(default=1024 * 1024, ge=1024)
+    max_import_size: int = Field(default=50 * 1024 * 1024, ge=1024)
+
+    # Redis, rate limiting
+    redis_url: str | None = None
+    rate_limit_enabled: bool = True
+    rate_limit_requests: int = Field(default=100, ge=1)
+    rate_limit_period: int = Field(default=60, ge=1)
+
+    # E-mail
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: bool = False  # implicit TLS (port 465)
+    smtp_starttls: bool = True
+    smtp_timeout: float = Field(default=10.0, gt=0)
+    email_from: str = "Items Service <no-reply@localhost>"
+    frontend_url: str = "http://127.0.0.1:8000"
+
+    # Celery
+    celery_broker_url: str | None = None
+    celery_result_backend: str | None = None
+
+    # Server (python -m app serve)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_lists(cls, values: object) -> object:
+        if isinstance(values, dict):
+            for key in ("cors_origins", "trusted_proxies"):
+                if key in values:
+                    values[key] = _split_csv(values[key])
+        return values
+
+    @model_validator(mode="after")
+    def _check_production(self) -> Settings:
+        if self.environment == "production":
+            key = self.secret_key.get_secret_value() if self.secret_key else ""
+            if len(key) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"SECRET_KEY must be set to at least {MIN_SECRET_LENGTH} characters "
+                    "in production"
+                )
+            if "*" in self.cors_origins:
+                raise ValueError("CORS_ORIGINS may not be '*' in production")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def show_docs(self) -> bool:
+        return self.docs_enabled if self.docs_enabled is not None else not self.is_production
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_json if self.log_json is not None else self.is_production
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'app.db'}"
+
+    @property
+    def signing_key(self) -> str:
+        """The key that signs tokens: explicit, or a development key kept in data_dir."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        return _development_secret(self.data_dir)
+
+
+@lru_cache(maxsize=8)
+def _development_secret(data_dir: Path) -> str:
+    """Generate a random key once and keep it, so tokens survive restarts in development."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(key)
+    logger.warning("Generated a development SECRET_KEY in %s", path)
+    return key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def __getattr__(name: str) -> Settings:
+    # `settings` is served lazily so that importing this module reads no environment.
+    if name == "settings":
+        return get_settings()
+    raise AttributeError(name)

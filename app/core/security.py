@@ -1,0 +1,182 @@
+"""Password hashing and token encoding: pure functions, no database.
+
+Tokens are JWTs with a `type` claim naming their purpose; a token is only ever
+decoded for one purpose, so a refresh token is refused where an access token is
+expected and the reverse. The algorithm list passed to PyJWT is exactly the
+configured one, so `alg: none` and algorithm confusion are refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any
+
+import anyio
+import jwt
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from pwdlib.hashers.bcrypt import BcryptHasher
+
+from app.config import get_settings
+from app.exceptions import UnauthorizedError
+
+
+class TokenType(StrEnum):
+    ACCESS = "access"
+    REFRESH = "refresh"
+    EMAIL_VERIFICATION = "email_verification"
+    PASSWORD_RESET = "password_reset"
+
+
+# -- passwords ---------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def _password_hash(time_cost: int, memory_cost: int, parallelism: int) -> PasswordHash:
+    # Argon2id for new hashes; bcrypt kept to verify (and then upgrade) older hashes.
+    argon2 = Argon2Hasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+    return PasswordHash((argon2, BcryptHasher()))
+
+
+def password_hasher() -> PasswordHash:
+    s = get_settings()
+    return _password_hash(
+        s.password_hash_time_cost, s.password_hash_memory_cost, s.password_hash_parallelism
+    )
+
+
+def get_password_hash(password: str) -> str:
+    return password_hasher().hash(password)
+
+
+def verify_password(password: str, hashed: str) -> bool:
+    try:
+        return password_hasher().verify(password, hashed)
+    except Exception:  # an unknown or corrupt hash never verifies
+        return False
+
+
+def verify_and_update_password(password: str, hashed: str) -> tuple[bool, str | None]:
+    """Verify, and return a new Argon2id hash when the stored one is outdated."""
+    try:
+        return password_hasher().verify_and_update(password, hashed)
+    except Exception:
+        return False, None
+
+
+@lru_cache(maxsize=1)
+def _hash_limiter(total: int) -> anyio.CapacityLimiter:
+    return anyio.CapacityLimiter(total)
+
+
+async def run_hashing(func: Any, *args: Any) -> Any:
+    """Run a hash or verification in a worker thread, a few at a time.
+
+    Argon2 releases the GIL, so the event loop keeps serving; the limiter bounds
+    memory (64 MiB per Argon2 hash by default) and CPU under a burst of logins.
+    """
+    limiter = _hash_limiter(get_settings().password_hash_concurrency)
+    return await anyio.to_thread.run_sync(func, *args, limiter=limiter)
+
+
+async def hash_password_async(password: str) -> str:
+    result: str = await run_hashing(get_password_hash, password)
+    return result
+
+
+async def verify_and_update_password_async(password: str, hashed: str) -> tuple[bool, str | None]:
+    result: tuple[bool, str | None] = await run_hashing(verify_and_update_password, password, hashed)
+    return result
+
+
+@lru_cache(maxsize=4)
+def dummy_password_hash(_params: tuple[int, int, int]) -> str:
+    """A hash to verify against when the e-mail is unknown, so both cases cost the same."""
+    return get_password_hash(secrets.token_urlsafe(16))
+
+
+def current_dummy_hash() -> str:
+    s = get_settings()
+    return dummy_password_hash(
+        (s.password_hash_time_cost, s.password_hash_memory_cost, s.password_hash_parallelism)
+    )
+
+
+# -- tokens ------------------------------------------------------------------------
+
+
+def hash_token(token: str) -> str:
+    """What the database keeps of an opaque token: its SHA-256, hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def encode_token(
+    subject: str | int,
+    token_type: TokenType,
+    expires_delta: timedelta,
+    extra_claims: dict[str, Any] | None = None,
+) -> str:
+    settings = get_settings()
+    now = datetime.now(UTC)
+    claims: dict[str, Any] = {
+        **(extra_claims or {}),
+        "sub": str(subject),
+        "type": token_type.value,
+        "iat": now,
+        "exp": now + expires_delta,
+        "jti": secrets.token_urlsafe(16),
+    }
+    return jwt.encode(claims, settings.signing_key, algorithm=settings.algorithm)
+
+
+def decode_token(token: str, token_type: TokenType) -> dict[str, Any]:
+    """Verify signature, expiry and purpose; any failure is a 401."""
+    settings = get_settings()
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            settings.signing_key,
+            algorithms=[settings.algorithm],
+            options={"require": ["exp", "iat", "sub", "type"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise UnauthorizedError("Token has expired") from exc
+    except jwt.PyJWTError as exc:
+        raise UnauthorizedError("Invalid token") from exc
+    if claims.get("type") != token_type.value or not isinstance(claims.get("sub"), str):
+        raise UnauthorizedError("Invalid token")
+    return claims
+
+
+def create_access_token(
+    subject: str | int,
+    expires_delta: timedelta | None = None,
+    extra_claims: dict[str, Any] | None = None,
+) -> str:
+    delta = expires_delta or timedelta(minutes=get_settings().access_token_expire_minutes)
+    return encode_token(subject, TokenType.ACCESS, delta, extra_claims)
+
+
+def create_refresh_token(subject: str | int, *, family_id: str | None = None) -> str:
+    """A refresh JWT; it is only honoured once its hash is stored (see AuthService)."""
+    delta = timedelta(days=get_settings().refresh_token_expire_days)
+    return encode_token(subject, TokenType.REFRESH, delta, {"fam": family_id or new_family_id()})
+
+
+def new_family_id() -> str:
+    return secrets.token_hex(16)
+
+
+def decode_access_token(token: str) -> dict[str, Any]:
+    return decode_token(token, TokenType.ACCESS)
+
+
+def decode_refresh_token(token: str) -> dict[str, Any]:
+    claims = decode_token(token, TokenType.REFRESH)
+    if not isinstance(claims.get("fam"), str):
+        raise UnauthorizedError("Invalid token")
+    return claims

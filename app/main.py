@@ -1,0 +1,46 @@
+"""The application factory. `app = create_application()` does no I/O."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.api.responses import COMMON_ERRORS
+from app.api.router import build_router
+from app.config import Settings, get_settings
+from app.db.session import dispose_engine
+from app.exceptions import register_exception_handlers
+
+logger = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    yield
+    await dispose_engine()
+
+
+def create_application(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    docs = settings.show_docs
+    app = FastAPI(
+        title=settings.app_name,
+        version=settings.app_version,
+        description=settings.app_description,
+        debug=settings.debug,
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+        redirect_slashes=False,
+        responses=COMMON_ERRORS,
+    )
+    register_exception_handlers(app)
+    app.include_router(build_router(settings.api_prefix))
+    return app
+
+
+app = create_application()

@@ -1,0 +1,7 @@
+"""All models, imported here so that `Base.metadata` knows every table."""
+
+from app.models.item import Item
+from app.models.refresh_token import RefreshToken
+from app.models.user import User
+
+__all__ = ["Item", "RefreshToken", "User"]

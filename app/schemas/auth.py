@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from app.schemas.common import Text
+from app.schemas.user import PASSWORD_MAX_LENGTH
+
+TokenString = Annotated[Text, Field(min_length=1, max_length=4096)]
+
+
+class LoginRequest(BaseModel):
+    """Credentials, as JSON or as the OAuth2 password form (`username` = e-mail)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    email: Annotated[Text, Field(min_length=1, max_length=320), AfterValidator(str.lower)]
+    password: Annotated[Text, Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires.")
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: TokenString

@@ -1,0 +1,94 @@
+"""CRUD written once. Services flush, never commit: the request's session does."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.base import ExecutableOption
+
+from app.db.base import Base
+from app.exceptions import NotFoundError
+
+ModelT = TypeVar("ModelT", bound=Base)
+CreateT = TypeVar("CreateT", bound=BaseModel)
+UpdateT = TypeVar("UpdateT", bound=BaseModel)
+RowT = TypeVar("RowT")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[RowT]):
+    """One page of rows; validates into `PaginatedResponse[...]`."""
+
+    items: Sequence[RowT]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def total_pages(self) -> int:
+        return math.ceil(self.total / self.page_size) if self.total else 0
+
+
+class BaseService(Generic[ModelT, CreateT, UpdateT]):
+    model: ClassVar[type[Any]]
+    not_found_message: ClassVar[str] = "Not found"
+    # Options applied to every load by id or list, e.g. raiseload() of big collections.
+    load_options: ClassVar[tuple[ExecutableOption, ...]] = ()
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get_by_id(self, obj_id: int) -> ModelT:
+        obj: ModelT | None = await self.session.get(self.model, obj_id, options=self.load_options)
+        if obj is None:
+            raise NotFoundError(self.not_found_message)
+        return obj
+
+    async def get_all(self, *, offset: int = 0, limit: int = 100) -> Sequence[ModelT]:
+        query = self._select().order_by(self.model.id).offset(offset).limit(limit)
+        return (await self.session.scalars(query)).all()
+
+    async def get_paginated(
+        self,
+        page: int = 1,
+        page_size: int = 20,
+        *,
+        where: Sequence[ColumnElement[bool]] = (),
+        order_by: Sequence[Any] = (),
+    ) -> Page[ModelT]:
+        query = self._select().where(*where)
+        total = await self.session.scalar(
+            select(func.count()).select_from(self.model).where(*where)
+        )
+        rows = await self.session.scalars(
+            query.order_by(*(order_by or (self.model.id,)))
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        )
+        return Page(items=rows.all(), total=total or 0, page=page, page_size=page_size)
+
+    async def create(self, data: CreateT, **extra: Any) -> ModelT:
+        obj: ModelT = self.model(**data.model_dump(), **extra)
+        self.session.add(obj)
+        await self.session.flush()
+        return obj
+
+    async def update(self, obj: ModelT, data: UpdateT | dict[str, Any]) -> ModelT:
+        changes = data if isinstance(data, dict) else data.model_dump(exclude_unset=True)
+        for name, value in changes.items():
+            setattr(obj, name, value)
+        await self.session.flush()
+        return obj
+
+    async def delete(self, obj: ModelT) -> None:
+        await self.session.delete(obj)
+        await self.session.flush()
+
+    def _select(self) -> Select[tuple[ModelT]]:
+        return select(self.model).options(*self.load_options)

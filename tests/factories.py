@@ -1,0 +1,47 @@
+"""Small factories for test data. Each takes overrides for any field."""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.security import create_access_token, get_password_hash
+from app.models.item import Item
+from app.models.user import User
+
+PASSWORD = "Correct-Horse-9"
+_counter = itertools.count(1)
+
+
+async def make_user(session: AsyncSession, **overrides: Any) -> User:
+    n = next(_counter)
+    password = overrides.pop("password", PASSWORD)
+    fields: dict[str, Any] = {
+        "email": f"user{n}@example.com",
+        "hashed_password": get_password_hash(password),
+        "full_name": f"User {n}",
+        "is_verified": True,
+    }
+    fields.update(overrides)
+    user = User(**fields)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def make_item(session: AsyncSession, owner: User, **overrides: Any) -> Item:
+    n = next(_counter)
+    fields: dict[str, Any] = {"title": f"Item {n}", "price": Decimal("9.99"), "owner_id": owner.id}
+    fields.update(overrides)
+    item = Item(**fields)
+    session.add(item)
+    await session.flush()
+    return item
+
+
+def auth_headers(user: User) -> dict[str, str]:
+    token = create_access_token(subject=user.id, extra_claims={"ver": user.token_version})
+    return {"Authorization": f"Bearer {token}"}
