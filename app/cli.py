@@ -21,7 +21,6 @@ from app import management
 from app.config import get_settings
 from app.core.logging import configure_logging
 from app.db import migrate
-from app.main import create_application
 
 logger = logging.getLogger("app.cli")
 
@@ -83,6 +82,10 @@ def cmd_purge_tokens(_args: argparse.Namespace) -> int:
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: importing app.main builds the application, which
+    # reads the settings, and `main()` validates those first to report a bad value cleanly.
+    from app.main import create_application
+
     schema = create_application().openapi()
     text = json.dumps(schema, indent=2)
     if args.output:
@@ -134,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(get_settings())
+    try:
+        settings = get_settings()
+    except PydanticValidationError as exc:
+        for error in exc.errors():
+            name = ".".join(map(str, error["loc"])).upper() or "settings"
+            sys.stderr.write(f"Invalid setting {name}: {error['msg']}\n")
+        return 2
+    configure_logging(settings)
     handler: Handler = args.handler
     return handler(args)

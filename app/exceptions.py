@@ -172,7 +172,9 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
 async def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = format_validation_errors(exc.errors())
-    return error_response(422, ValidationError.error_code, "Request validation failed", {"errors": errors})
+    return error_response(
+        422, ValidationError.error_code, "Request validation failed", {"errors": errors}
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -190,7 +192,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 async def _database_outage(request: Request, exc: Exception) -> JSONResponse:
     logger.error("database unavailable (request %s): %r", _request_id(request), exc)
     return error_response(
-        503, ServiceError.error_code, "Database unavailable", {"component": "database"},
+        503,
+        ServiceError.error_code,
+        "Database unavailable",
+        {"component": "database"},
         headers={"Retry-After": "1"},
     )
 

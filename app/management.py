@@ -20,10 +20,13 @@ from app.services.auth import AuthService
 from app.services.user import UserService
 
 SEED_BATCH = 5_000
+# fmt: off
 _WORDS = (
-    "vintage oak walnut steel linen wool ceramic brass copper leather cotton glass "
-    "lamp chair table desk shelf rug vase mug bowl clock mirror stool bench frame"
-).split()
+    "vintage", "oak", "walnut", "steel", "linen", "wool", "ceramic", "brass", "copper",
+    "leather", "cotton", "glass", "lamp", "chair", "table", "desk", "shelf", "rug", "vase",
+    "mug", "bowl", "clock", "mirror", "stool", "bench", "frame",
+)
+# fmt: on
 
 
 async def _in_session(job: Any) -> Any:
@@ -62,7 +65,7 @@ async def seed(user_count: int, item_count: int, *, password: str) -> tuple[int,
         for start in range(0, user_count, SEED_BATCH):
             rows = [
                 {
-                    "email": f"user{first + n + 1}@example.com",
+                    "email": f"demo{first + n + 1}@example.com",
                     "hashed_password": hashed,
                     "full_name": f"Demo User {first + n + 1}",
                     "is_verified": True,
@@ -73,13 +76,20 @@ async def seed(user_count: int, item_count: int, *, password: str) -> tuple[int,
             ]
             await session.execute(insert(User), rows)
         owner_ids = list(
-            (await session.scalars(select(User.id).order_by(User.id.desc()).limit(max(user_count, 1)))).all()
+            (
+                await session.scalars(
+                    select(User.id).order_by(User.id.desc()).limit(max(user_count, 1))
+                )
+            ).all()
         )
         if not owner_ids:
             return user_count, 0
         rng = random.Random(item_count)
         for start in range(0, item_count, SEED_BATCH):
-            rows = [_demo_item(rng, n, owner_ids, stamp) for n in range(start, min(start + SEED_BATCH, item_count))]
+            rows = [
+                _demo_item(rng, n, owner_ids, stamp)
+                for n in range(start, min(start + SEED_BATCH, item_count))
+            ]
             await session.execute(insert(Item), rows)
         return user_count, item_count
 

@@ -58,15 +58,19 @@ def backend_params() -> list[Any]:
 async def reset_database(url: str) -> None:
     """An empty database, then the migrations: the schema tests run on is the real one."""
     if make_url(url).get_backend_name() == "sqlite":
-        path = Path(make_url(url).database or "")
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        path = make_url(url).database or ""
+        await asyncio.to_thread(_remove_sqlite_files, path)
     else:
         async with get_engine().begin() as connection:
             await connection.execute(text("DROP SCHEMA public CASCADE"))
             await connection.execute(text("CREATE SCHEMA public"))
         await dispose_engine()
     await asyncio.to_thread(migrate.upgrade, url)
+
+
+def _remove_sqlite_files(path: str) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session", params=backend_params())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import secrets
 from decimal import Decimal
 from typing import Any
 
@@ -14,13 +15,15 @@ from app.models.user import User
 
 PASSWORD = "Correct-Horse-9"
 _counter = itertools.count(1)
+# Unique across runs too: committed rows from black-box tests never collide with these.
+_RUN = secrets.token_hex(3)
 
 
 async def make_user(session: AsyncSession, **overrides: Any) -> User:
     n = next(_counter)
     password = overrides.pop("password", PASSWORD)
     fields: dict[str, Any] = {
-        "email": f"user{n}@example.com",
+        "email": f"user{n}-{_RUN}@example.com",
         "hashed_password": get_password_hash(password),
         "full_name": f"User {n}",
         "is_verified": True,

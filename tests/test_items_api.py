@@ -12,7 +12,9 @@ pytestmark = pytest.mark.usefixtures("database_url")
 ITEMS = "/api/v1/items"
 
 
-async def test_create_item_is_owned_by_caller(client: httpx.AsyncClient, session: AsyncSession) -> None:
+async def test_create_item_is_owned_by_caller(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
     owner = await make_user(session)
     other = await make_user(session)
     response = await client.post(
@@ -99,7 +101,9 @@ async def test_owner_updates_item(client: httpx.AsyncClient, session: AsyncSessi
     owner = await make_user(session)
     item = await make_item(session, owner)
     response = await client.patch(
-        f"{ITEMS}/{item.id}", json={"price": "20", "description": "new"}, headers=auth_headers(owner)
+        f"{ITEMS}/{item.id}",
+        json={"price": "20", "description": "new"},
+        headers=auth_headers(owner),
     )
     assert response.status_code == 200
     assert response.json()["price"] == "20.00"
@@ -172,7 +176,9 @@ async def test_list_items_filters(client: httpx.AsyncClient, session: AsyncSessi
     owner = await make_user(session)
     other = await make_user(session)
     cheap = await make_item(session, owner, title="Oak chair", price=Decimal("5.00"))
-    await make_item(session, owner, title="Steel desk", description="with oak top", price=Decimal("50"))
+    await make_item(
+        session, owner, title="Steel desk", description="with oak top", price=Decimal("50")
+    )
     await make_item(session, owner, title="Glass vase", price=Decimal("500"))
     await make_item(session, other, title="Oak table", price=Decimal("7"))
 
@@ -191,7 +197,12 @@ async def test_sorts_break_ties_by_id(client: httpx.AsyncClient, session: AsyncS
     owner = await make_user(session)
     made = [await make_item(session, owner, title="Same", price=Decimal("1")) for _ in range(3)]
     ids = [item.id for item in made]
-    for sort, expected in [("price", ids), ("-price", ids[::-1]), ("title", ids), ("-title", ids[::-1])]:
+    for sort, expected in [
+        ("price", ids),
+        ("-price", ids[::-1]),
+        ("title", ids),
+        ("-title", ids[::-1]),
+    ]:
         response = await client.get(ITEMS, params={"owner_id": owner.id, "sort": sort})
         assert [item["id"] for item in response.json()["items"]] == expected, sort
 

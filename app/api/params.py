@@ -12,7 +12,7 @@ MAX_ID = 2**31 - 1
 MAX_PAGE = 10_000_000
 
 
-def IdPath(description: str) -> object:  # noqa: N802 - reads like the Path() it wraps
+def IdPath(description: str) -> object:
     return Path(ge=1, le=MAX_ID, description=description)
 
 

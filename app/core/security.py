@@ -89,7 +89,9 @@ async def hash_password_async(password: str) -> str:
 
 
 async def verify_and_update_password_async(password: str, hashed: str) -> tuple[bool, str | None]:
-    result: tuple[bool, str | None] = await run_hashing(verify_and_update_password, password, hashed)
+    result: tuple[bool, str | None] = await run_hashing(
+        verify_and_update_password, password, hashed
+    )
     return result
 
 

@@ -16,7 +16,9 @@ def alembic_config(url: str | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # `%` must be doubled for configparser (passwords in URLs).
-    config.set_main_option("sqlalchemy.url", (url or get_settings().sqlalchemy_url).replace("%", "%%"))
+    config.set_main_option(
+        "sqlalchemy.url", (url or get_settings().sqlalchemy_url).replace("%", "%%")
+    )
     return config
 
 

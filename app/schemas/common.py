@@ -46,7 +46,8 @@ Price = Annotated[
 ]
 # Always two places on the way out, whatever the back end hands back: "9.90", not "9.9".
 PriceOut = Annotated[
-    Decimal, PlainSerializer(lambda value: f"{value.quantize(CENT)}", return_type=str, when_used="json")
+    Decimal,
+    PlainSerializer(lambda value: f"{value.quantize(CENT)}", return_type=str, when_used="json"),
 ]
 
 
@@ -61,7 +62,11 @@ class PartialUpdate(BaseSchema):
 
     @model_validator(mode="after")
     def _refuse_null(self) -> Self:
-        nulls = [name for name in self.non_nullable if name in self.model_fields_set and getattr(self, name) is None]
+        nulls = [
+            name
+            for name in self.non_nullable
+            if name in self.model_fields_set and getattr(self, name) is None
+        ]
         if nulls:
             raise ValueError(f"{', '.join(nulls)} may not be null")
         return self

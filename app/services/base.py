@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.base import ExecutableOption
+from sqlalchemy.orm.interfaces import ORMOption
 
 from app.db.base import Base
 from app.exceptions import NotFoundError
@@ -39,7 +39,7 @@ class BaseService(Generic[ModelT, CreateT, UpdateT]):
     model: ClassVar[type[Any]]
     not_found_message: ClassVar[str] = "Not found"
     # Options applied to every load by id or list, e.g. raiseload() of big collections.
-    load_options: ClassVar[tuple[ExecutableOption, ...]] = ()
+    load_options: ClassVar[tuple[ORMOption, ...]] = ()
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -90,5 +90,5 @@ class BaseService(Generic[ModelT, CreateT, UpdateT]):
         await self.session.delete(obj)
         await self.session.flush()
 
-    def _select(self) -> Select[tuple[ModelT]]:
+    def _select(self) -> Select[ModelT]:
         return select(self.model).options(*self.load_options)

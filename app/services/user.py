@@ -120,4 +120,3 @@ class UserService(BaseService[User, UserCreate, UserUpdate]):
 
 async def get_user_service(session: SessionDep) -> UserService:
     return UserService(session)
-

@@ -40,7 +40,10 @@ async def login_credentials(request: Request) -> LoginRequest:
     try:
         if content_type in _FORM_TYPES:
             form = await request.form()
-            raw = {"email": form.get("username") or form.get("email"), "password": form.get("password")}
+            raw = {
+                "email": form.get("username") or form.get("email"),
+                "password": form.get("password"),
+            }
         else:
             raw = await request.json()
     except ValueError as exc:

@@ -25,7 +25,9 @@ async def list_items(
     items: ItemServiceDep,
     paging: Pagination,
     owner_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    q: Annotated[Text | None, Query(max_length=200, description="Text in title or description")] = None,
+    q: Annotated[
+        Text | None, Query(max_length=200, description="Text in title or description")
+    ] = None,
     min_price: PriceQuery = None,
     max_price: PriceQuery = None,
     sort: ItemSort = "-created_at",

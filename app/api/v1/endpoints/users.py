@@ -5,13 +5,13 @@ from fastapi import APIRouter, status
 from app.api.params import Pagination, UserId
 from app.api.responses import AUTH_ERRORS, errors
 from app.dependencies import CurrentUser, ItemServiceDep, Superuser, UserServiceDep
+from app.models.item import Item
 from app.models.user import User
 from app.schemas.common import MessageResponse, PaginatedResponse
 from app.schemas.item import ItemResponse
 from app.schemas.user import UserAdminUpdate, UserCreate, UserResponse, UserUpdate, UserWithItems
 from app.services.base import Page
 from app.services.item import ItemFilters
-from app.models.item import Item
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -60,9 +60,7 @@ async def read_user(user_id: UserId, _: CurrentUser, users: UserServiceDep) -> U
     return await users.get_by_id(user_id)
 
 
-@router.patch(
-    "/{user_id}", response_model=UserResponse, responses=AUTH_ERRORS | errors(404, 409)
-)
+@router.patch("/{user_id}", response_model=UserResponse, responses=AUTH_ERRORS | errors(404, 409))
 async def update_user(
     user_id: UserId, data: UserAdminUpdate, _: Superuser, users: UserServiceDep
 ) -> User:
@@ -92,5 +90,8 @@ async def list_user_items(
     """A user's items, newest first."""
     owner = await users.get_by_id(user_id)
     return await items.search(
-        ItemFilters(owner_id=owner.id), sort="-created_at", page=paging.page, page_size=paging.page_size
+        ItemFilters(owner_id=owner.id),
+        sort="-created_at",
+        page=paging.page,
+        page_size=paging.page_size,
     )
