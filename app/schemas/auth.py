@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
 
 from app.schemas.common import Text
 from app.schemas.user import PASSWORD_MAX_LENGTH
@@ -15,7 +15,11 @@ class LoginRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    email: Annotated[Text, Field(min_length=1, max_length=320), AfterValidator(str.lower)]
+    email: Annotated[
+        Text,
+        Field(min_length=1, max_length=320, validation_alias=AliasChoices("email", "username")),
+        AfterValidator(str.lower),
+    ]
     password: Annotated[Text, Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
 
 

@@ -39,15 +39,12 @@ async def login_credentials(request: Request) -> LoginRequest:
     raw: Any
     try:
         if content_type in _FORM_TYPES:
-            form = await request.form()
-            raw = {
-                "email": form.get("username") or form.get("email"),
-                "password": form.get("password"),
-            }
+            raw = dict(await request.form())  # `username` is the e-mail (OAuth2)
         else:
             raw = await request.json()
     except ValueError as exc:
-        raise ValidationError("Malformed request body", details={"errors": []}) from exc
+        errors = [{"field": "body", "message": "Body is not valid JSON or form data"}]
+        raise ValidationError("Malformed request body", details={"errors": errors}) from exc
     try:
         return LoginRequest.model_validate(raw)
     except PydanticValidationError as exc:
