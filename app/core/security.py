@@ -9,6 +9,7 @@ configured one, so `alg: none` and algorithm confusion are refused.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -182,3 +183,36 @@ def decode_refresh_token(token: str) -> dict[str, Any]:
     if not isinstance(claims.get("fam"), str):
         raise UnauthorizedError("Invalid token")
     return claims
+
+
+# -- one-purpose tokens for e-mail links ---------------------------------------------------
+
+
+def password_fingerprint(hashed_password: str) -> str:
+    """A keyed digest of the stored password hash, carried by password-reset tokens.
+
+    Any password change (a reset included) changes the hash, so every reset token
+    issued before it stops matching: tokens are single-use and die with the password.
+    Keyed with the signing key so the token reveals nothing about the hash.
+    """
+    key = get_settings().signing_key.encode()
+    return hmac.new(key, hashed_password.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def create_password_reset_token(subject: str | int, *, hashed_password: str) -> str:
+    delta = timedelta(minutes=get_settings().password_reset_expire_minutes)
+    claims = {"pwd": password_fingerprint(hashed_password)}
+    return encode_token(subject, TokenType.PASSWORD_RESET, delta, claims)
+
+
+def password_reset_token_matches(claims: dict[str, Any], hashed_password: str) -> bool:
+    fingerprint = claims.get("pwd")
+    return isinstance(fingerprint, str) and hmac.compare_digest(
+        fingerprint, password_fingerprint(hashed_password)
+    )
+
+
+def create_email_verification_token(subject: str | int, *, email: str) -> str:
+    """Bound to the address it was sent to: it cannot verify an address changed since."""
+    delta = timedelta(hours=get_settings().email_token_expire_hours)
+    return encode_token(subject, TokenType.EMAIL_VERIFICATION, delta, {"email": email})
