@@ -18,6 +18,7 @@ from app.models.user import User
 from app.schemas.user import UserCreate
 from app.services.auth import AuthService
 from app.services.user import UserService
+from app.tasks.email import Mailer
 
 SEED_BATCH = 5_000
 # fmt: off
@@ -40,9 +41,10 @@ async def _in_session(job: Any) -> Any:
 async def create_superuser(email: str, password: str) -> int:
     """Create a verified superuser, or promote an existing account."""
     data = UserCreate(email=email, password=password)  # same rules as registration
+    mailer = Mailer()  # a changed password is notified, once the change is committed
 
     async def job(session: AsyncSession) -> int:
-        users = UserService(session)
+        users = UserService(session, mailer)
         user = await users.get_by_email(data.email)
         if user is None:
             user = await users.create(data)
@@ -52,6 +54,7 @@ async def create_superuser(email: str, password: str) -> int:
         return user.id
 
     result: int = await _in_session(job)
+    await mailer.deliver_pending()
     return result
 
 

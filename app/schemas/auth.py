@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
 
 from app.schemas.common import Text
-from app.schemas.user import PASSWORD_MAX_LENGTH
+from app.schemas.user import PASSWORD_MAX_LENGTH, Email, Password
 
 TokenString = Annotated[Text, Field(min_length=1, max_length=4096)]
 
@@ -32,3 +32,18 @@ class TokenResponse(BaseModel):
 
 class RefreshRequest(BaseModel):
     refresh_token: TokenString
+
+
+class TokenRequest(BaseModel):
+    """A token received by e-mail (verification)."""
+
+    token: TokenString
+
+
+class PasswordResetRequest(BaseModel):
+    email: Email
+
+
+class PasswordResetConfirm(BaseModel):
+    token: TokenString
+    new_password: Password

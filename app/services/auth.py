@@ -1,18 +1,29 @@
-"""Login, refresh-token rotation with reuse detection, and logout."""
+"""Login, refresh-token rotation with reuse detection, logout, and the e-mail flows.
+
+E-mail verification and password reset use one-purpose JWTs sent by e-mail. A
+reset token carries a fingerprint of the password hash it was issued against, so
+it works once and dies with any password change; a verification token carries the
+address it was sent to.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select, update
 
 from app.config import get_settings
 from app.core.security import (
+    TokenType,
     create_access_token,
+    create_password_reset_token,
     create_refresh_token,
     decode_refresh_token,
+    decode_token,
     hash_token,
     new_family_id,
+    password_reset_token_matches,
 )
 from app.db.base import utcnow
 from app.db.session import SessionDep
@@ -20,7 +31,15 @@ from app.exceptions import UnauthorizedError
 from app.models.refresh_token import RefreshToken
 from app.models.user import User
 from app.schemas.auth import TokenResponse
+from app.schemas.common import MessageResponse
 from app.services.user import UserService
+from app.tasks.email import MailerDep
+from app.tasks.email_templates import password_reset_email
+
+RESET_REQUESTED = MessageResponse(
+    message="If an account exists for this address, a password reset link has been sent."
+)
+RESET_TOKEN_SPENT = "Reset token has already been used or the password has changed since"
 
 
 class TokenReuseError(UnauthorizedError):
@@ -101,6 +120,64 @@ class AuthService:
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
+    async def request_verification(self, user: User) -> MessageResponse:
+        if user.is_verified:
+            return MessageResponse(message="Your e-mail address is already verified.")
+        self.users.send_verification_email(user)
+        return MessageResponse(message="A verification link has been sent to your address.")
+
+    async def verify_email(self, token: str) -> MessageResponse:
+        """Mark the address the token was sent to as verified (again is harmless)."""
+        claims = decode_token(token, TokenType.EMAIL_VERIFICATION)
+        user = await self._token_user(claims)
+        if claims.get("email") != user.email:  # the address changed since it was sent
+            raise UnauthorizedError("Invalid token")
+        user.is_verified = True
+        await self.session.flush()
+        return MessageResponse(message="Your e-mail address is verified.")
+
+    async def request_password_reset(self, email: str) -> MessageResponse:
+        """E-mail a reset link to an active account; answer the same either way.
+
+        Both paths do the same work (one lookup, a token, the rendered message) and
+        the sending happens after the response, so neither the answer nor its timing
+        tells whether the address is registered.
+        """
+        user = await self.users.get_by_email(email)
+        if user is not None and user.is_active:
+            subject, hashed = user.id, user.hashed_password
+        else:
+            user, subject, hashed = None, 0, ""
+        token = create_password_reset_token(subject, hashed_password=hashed)
+        message = password_reset_email(email, token)
+        if user is not None:
+            self.users.mailer.send(message)
+        return RESET_REQUESTED
+
+    async def reset_password(self, token: str, new_password: str) -> MessageResponse:
+        """Set a new password with a reset token; every session of the user ends."""
+        claims = decode_token(token, TokenType.PASSWORD_RESET)
+        user = await self._token_user(claims)
+        current = user.hashed_password
+        if not password_reset_token_matches(claims, current):
+            raise UnauthorizedError(RESET_TOKEN_SPENT)
+        if not await self.users.set_password(user, new_password, replacing=current):
+            raise UnauthorizedError(RESET_TOKEN_SPENT)  # a concurrent reset won
+        user.is_verified = True  # the token reached this mailbox: the address is theirs
+        await self.session.flush()
+        return MessageResponse(message="Your password has been reset; sign in with it.")
+
+    async def _token_user(self, claims: dict[str, Any]) -> User:
+        """The active user an e-mail token was issued to, or a 401."""
+        try:
+            user_id = int(claims["sub"])
+        except ValueError as exc:
+            raise UnauthorizedError("Invalid token") from exc
+        user = await self.session.get(User, user_id, options=self.users.load_options)
+        if user is None or not user.is_active:
+            raise UnauthorizedError("Invalid token")
+        return user
+
     async def _stored(self, refresh_token: str) -> RefreshToken:
         decode_refresh_token(refresh_token)  # signature, expiry and purpose first
         row = await self.session.scalar(
@@ -111,5 +188,5 @@ class AuthService:
         return row
 
 
-async def get_auth_service(session: SessionDep) -> AuthService:
-    return AuthService(UserService(session))
+async def get_auth_service(session: SessionDep, mailer: MailerDep) -> AuthService:
+    return AuthService(UserService(session, mailer))

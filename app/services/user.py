@@ -5,9 +5,11 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
 
 from app.core.security import (
+    create_email_verification_token,
     current_dummy_hash,
     hash_password_async,
     verify_and_update_password_async,
@@ -20,6 +22,8 @@ from app.models.refresh_token import RefreshToken
 from app.models.user import User
 from app.schemas.user import UserAdminUpdate, UserCreate, UserUpdate
 from app.services.base import BaseService
+from app.tasks.email import Mailer, MailerDep
+from app.tasks.email_templates import password_changed_email, verification_email
 
 RECENT_ITEMS_LIMIT = 100
 INVALID_CREDENTIALS = "Incorrect email or password"
@@ -30,6 +34,12 @@ class UserService(BaseService[User, UserCreate, UserUpdate]):
     not_found_message = "User not found"
     # Loading a user never loads their items: callers ask for them explicitly.
     load_options = (raiseload(User.items),)
+
+    def __init__(self, session: AsyncSession, mailer: Mailer | None = None) -> None:
+        super().__init__(session)
+        # Without a mailer from the caller, messages wait in this one until the
+        # caller sends them after its commit (see Mailer.deliver_pending).
+        self.mailer = mailer or Mailer()
 
     async def get_by_email(self, email: str) -> User | None:
         query = self._select().where(User.email == email.lower())
@@ -48,6 +58,16 @@ class UserService(BaseService[User, UserCreate, UserUpdate]):
             raise ConflictError("Email already registered") from exc
         return user
 
+    async def register(self, data: UserCreate) -> User:
+        """Public sign-up: a plain account, and an e-mail to verify its address."""
+        user = await self.create(data)
+        self.send_verification_email(user)
+        return user
+
+    def send_verification_email(self, user: User) -> None:
+        token = create_email_verification_token(user.id, email=user.email)
+        self.mailer.send(verification_email(user.email, token))
+
     async def update(self, user: User, data: UserUpdate | UserAdminUpdate | dict[str, Any]) -> User:
         changes = data if isinstance(data, dict) else data.model_dump(exclude_unset=True)
         changes.pop("current_password", None)
@@ -55,12 +75,31 @@ class UserService(BaseService[User, UserCreate, UserUpdate]):
         email = changes.get("email")
         if email is not None and email != user.email and await self.get_by_email(email):
             raise ConflictError("Email already registered")
-        if password is not None:
-            changes["hashed_password"] = await hash_password_async(password)
         await super().update(user, changes)
         if password is not None:
-            await self.revoke_sessions(user)
+            await self.set_password(user, password)
         return user
+
+    async def set_password(
+        self, user: User, password: str, *, replacing: str | None = None
+    ) -> bool:
+        """Store a new password, sign the user out everywhere and tell them by e-mail.
+
+        With `replacing`, the change only happens if the stored hash is still that one
+        (an atomic compare-and-set, so of two concurrent uses of one reset token only
+        one wins); returns whether the password changed.
+        """
+        hashed = await hash_password_async(password)
+        query = update(User).where(User.id == user.id).values(hashed_password=hashed)
+        if replacing is not None:
+            query = query.where(User.hashed_password == replacing)
+        result = await self.session.execute(query)
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        await self.session.refresh(user, attribute_names=["hashed_password", "updated_at"])
+        await self.revoke_sessions(user)
+        self.mailer.send(password_changed_email(user.email, changed_at=utcnow()))
+        return True
 
     async def change_own_password_check(self, user: User, current_password: str) -> None:
         ok, _ = await verify_and_update_password_async(current_password, user.hashed_password)
@@ -118,5 +157,5 @@ class UserService(BaseService[User, UserCreate, UserUpdate]):
         return (await self.session.scalars(query)).all()
 
 
-async def get_user_service(session: SessionDep) -> UserService:
-    return UserService(session)
+async def get_user_service(session: SessionDep, mailer: MailerDep) -> UserService:
+    return UserService(session, mailer)

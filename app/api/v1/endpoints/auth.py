@@ -5,10 +5,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import ValidationError as PydanticValidationError
 
-from app.api.responses import errors
+from app.api.responses import AUTH_ERRORS, errors
 from app.dependencies import AuthServiceDep, CurrentUser
 from app.exceptions import ValidationError, format_validation_errors
-from app.schemas.auth import LoginRequest, RefreshRequest, TokenResponse
+from app.schemas.auth import (
+    LoginRequest,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    RefreshRequest,
+    TokenRequest,
+    TokenResponse,
+)
+from app.schemas.common import MessageResponse
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -81,3 +89,39 @@ async def logout(data: RefreshRequest, auth: AuthServiceDep) -> None:
 async def logout_all(user: CurrentUser, auth: AuthServiceDep) -> None:
     """Revoke every session of the caller and every access token issued so far."""
     await auth.logout_all(user)
+
+
+@router.post(
+    "/verify-email/request",
+    response_model=MessageResponse,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=AUTH_ERRORS,
+)
+async def request_email_verification(user: CurrentUser, auth: AuthServiceDep) -> MessageResponse:
+    """E-mail yourself a link (and token) that verifies your address."""
+    return await auth.request_verification(user)
+
+
+@router.post("/verify-email", response_model=MessageResponse, responses=errors(401, 422))
+async def verify_email(data: TokenRequest, auth: AuthServiceDep) -> MessageResponse:
+    """Mark your address verified with the token from the verification e-mail."""
+    return await auth.verify_email(data.token)
+
+
+@router.post(
+    "/password-reset/request",
+    response_model=MessageResponse,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=errors(422, 429),
+)
+async def request_password_reset(
+    data: PasswordResetRequest, auth: AuthServiceDep
+) -> MessageResponse:
+    """E-mail a reset link; the answer is the same whether or not the address is known."""
+    return await auth.request_password_reset(data.email)
+
+
+@router.post("/password-reset", response_model=MessageResponse, responses=errors(401, 422, 429))
+async def reset_password(data: PasswordResetConfirm, auth: AuthServiceDep) -> MessageResponse:
+    """Set a new password with a reset token (works once); signs you out everywhere."""
+    return await auth.reset_password(data.token, data.new_password)

@@ -23,8 +23,8 @@ router = APIRouter(prefix="/users", tags=["users"])
     responses=errors(409, 422),
 )
 async def register_user(data: UserCreate, users: UserServiceDep) -> User:
-    """Create an account. Role fields in the body are ignored."""
-    return await users.create(data)
+    """Create an account and e-mail a verification link. Role fields are ignored."""
+    return await users.register(data)
 
 
 @router.get("", response_model=PaginatedResponse[UserResponse], responses=AUTH_ERRORS)
