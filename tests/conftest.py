@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ os.environ.update(
 )
 os.environ.pop("DATABASE_URL", None)
 os.environ.pop("REDIS_URL", None)
+os.environ.pop("SMTP_HOST", None)  # e-mails go to the outbox unless a test starts a server
 
 import httpx  # noqa: E402
 import pytest  # noqa: E402
@@ -42,6 +43,7 @@ from app.db import migrate  # noqa: E402
 from app.db.session import dispose_engine, get_async_session, get_engine, session_scope  # noqa: E402
 from app.main import create_application  # noqa: E402
 from tests.factories import PASSWORD  # noqa: E402
+from tests.mail import Inbox, LocalController, Outbox  # noqa: E402
 
 SQLITE_URL = f"sqlite+aiosqlite:///{_DATA_DIR / 'test.db'}"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
@@ -134,3 +136,38 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def password() -> str:
     return PASSWORD
+
+
+@pytest.fixture
+def set_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Change settings for one test through the environment; restored afterwards."""
+
+    def apply(**values: str | None) -> None:
+        for name, value in values.items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    yield apply
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def outbox(set_env: Callable[..., None], tmp_path: Path) -> Outbox:
+    """E-mails go to `.eml` files in a folder of this test's own."""
+    set_env(DATA_DIR=str(tmp_path))
+    return Outbox(tmp_path / "outbox")
+
+
+@pytest.fixture
+def smtp_server(set_env: Callable[..., None]) -> Iterator[Inbox]:
+    """A real SMTP server on 127.0.0.1; the application sends to it."""
+    inbox = Inbox()
+    controller = LocalController(inbox)
+    controller.start()
+    set_env(SMTP_HOST="127.0.0.1", SMTP_PORT=str(controller.port), SMTP_STARTTLS="false")
+    yield inbox
+    controller.stop()
