@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     password_hash_memory_cost: int = Field(default=65536, ge=8)  # KiB
     password_hash_parallelism: int = Field(default=4, ge=1)
     password_hash_concurrency: int = Field(default=2, ge=1)
+    password_hash_nice: int = Field(default=10, ge=0, le=19)  # Linux: hashing threads yield
     require_verified_email_for_items: bool = False
 
     # HTTP

@@ -10,7 +10,7 @@ from sqlalchemy.orm import raiseload
 
 from app.core.security import (
     create_email_verification_token,
-    current_dummy_hash,
+    current_dummy_hash_async,
     hash_password_async,
     verify_and_update_password_async,
 )
@@ -46,9 +46,10 @@ class UserService(BaseService[User, UserCreate, UserUpdate]):
         return (await self.session.scalars(query)).one_or_none()
 
     async def create(self, data: UserCreate, **extra: Any) -> User:
+        # Hash before touching the database, so no transaction is open during it.
+        hashed = await hash_password_async(data.password)
         if await self.get_by_email(data.email) is not None:
             raise ConflictError("Email already registered")
-        hashed = await hash_password_async(data.password)
         fields = data.model_dump(exclude={"password"})
         user = User(**fields, **extra, hashed_password=hashed)
         self.session.add(user)
@@ -134,9 +135,16 @@ class UserService(BaseService[User, UserCreate, UserUpdate]):
         self.session.expunge(user)
 
     async def authenticate(self, email: str, password: str) -> User:
+        began_here = not self.session.in_transaction()
         user = await self.get_by_email(email)
+        if began_here:
+            # Only this lookup ran in the transaction: end it rather than hold a pooled
+            # connection through the ~0.2 s hash. On SQLite it also drops the read
+            # snapshot, which a concurrent login's write would otherwise make stale,
+            # turning this login's own write into an immediate "database is locked".
+            await self.session.commit()
         # Verify against a dummy hash for unknown e-mails: both cases cost the same.
-        hashed = user.hashed_password if user is not None else current_dummy_hash()
+        hashed = user.hashed_password if user is not None else await current_dummy_hash_async()
         ok, new_hash = await verify_and_update_password_async(password, hashed)
         if user is None or not ok:
             raise UnauthorizedError(INVALID_CREDENTIALS)
