@@ -98,7 +98,22 @@ async def test_verification_token_for_a_changed_address_is_refused(
         f"{USERS}/{user.id}", json={"email": "moved@example.com"}, headers=auth_headers(admin)
     )
     assert changed.status_code == 200, changed.text
+    assert changed.json()["is_verified"] is False
     assert_unauthorized(await client.post(f"{AUTH}/verify-email", json={"token": token}))
+
+
+async def test_changing_a_verified_address_needs_verifying_again(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    user = await make_user(session, is_verified=True)
+    admin = await make_user(session, is_superuser=True)
+    url, headers = f"{USERS}/{user.id}", auth_headers(admin)
+    moved = await client.patch(url, json={"email": "new-home@example.com"}, headers=headers)
+    assert moved.json()["is_verified"] is False
+    vouched = {"email": "third@example.com", "is_verified": True}  # an admin may vouch
+    assert (await client.patch(url, json=vouched, headers=headers)).json()["is_verified"] is True
+    same = await client.patch(url, json={"email": "third@example.com"}, headers=headers)
+    assert same.json()["is_verified"] is True
 
 
 async def test_verified_address_required_for_items_when_configured(

@@ -74,23 +74,34 @@ class UserService(BaseService[User, UserCreate, UserUpdate]):
         changes.pop("current_password", None)
         password = changes.pop("password", None)
         email = changes.get("email")
-        if email is not None and email != user.email and await self.get_by_email(email):
-            raise ConflictError("Email already registered")
+        if email is not None and email != user.email:
+            if await self.get_by_email(email):
+                raise ConflictError("Email already registered")
+            changes.setdefault("is_verified", False)  # nobody has proved this address yet
+        # Hash before writing anything, so no write lock is held through the hash.
+        hashed = await hash_password_async(password) if password is not None else None
         await super().update(user, changes)
-        if password is not None:
-            await self.set_password(user, password)
+        if hashed is not None:
+            await self.store_password_hash(user, hashed)
         return user
 
     async def set_password(
         self, user: User, password: str, *, replacing: str | None = None
     ) -> bool:
-        """Store a new password, sign the user out everywhere and tell them by e-mail.
+        """Hash and store a new password; see `store_password_hash`."""
+        return await self.store_password_hash(
+            user, await hash_password_async(password), replacing=replacing
+        )
+
+    async def store_password_hash(
+        self, user: User, hashed: str, *, replacing: str | None = None
+    ) -> bool:
+        """Store a new password hash, sign the user out everywhere, tell them by e-mail.
 
         With `replacing`, the change only happens if the stored hash is still that one
         (an atomic compare-and-set, so of two concurrent uses of one reset token only
         one wins); returns whether the password changed.
         """
-        hashed = await hash_password_async(password)
         query = update(User).where(User.id == user.id).values(hashed_password=hashed)
         if replacing is not None:
             query = query.where(User.hashed_password == replacing)
