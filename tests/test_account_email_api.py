@@ -14,7 +14,12 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.security import TokenType, encode_token, password_fingerprint
+from app.core.security import (
+    TokenType,
+    encode_token,
+    get_password_hash,
+    password_fingerprint,
+)
 from app.services.user import UserService
 from tests.factories import PASSWORD, auth_headers, make_user
 from tests.mail import Inbox, Outbox, body_of, token_in
@@ -280,7 +285,8 @@ async def test_a_stale_reset_cannot_overwrite_a_newer_password(session: AsyncSes
     user = await make_user(session)
     users = UserService(session)
     issued_against = user.hashed_password
-    assert await users.set_password(user, NEW_PASSWORD, replacing=issued_against)
-    assert not await users.set_password(user, "Too-Late-Pass1", replacing=issued_against)
+    first, second = get_password_hash(NEW_PASSWORD), get_password_hash("Too-Late-Pass1")
+    assert await users.store_password_hash(user, first, replacing=issued_against)
+    assert not await users.store_password_hash(user, second, replacing=issued_against)
     assert user.hashed_password != issued_against
     assert (await users.authenticate(user.email, NEW_PASSWORD)).id == user.id

@@ -21,6 +21,7 @@ from app.core.security import (
     create_refresh_token,
     decode_refresh_token,
     decode_token,
+    hash_password_async,
     hash_token,
     new_family_id,
     password_reset_token_matches,
@@ -157,11 +158,13 @@ class AuthService:
     async def reset_password(self, token: str, new_password: str) -> MessageResponse:
         """Set a new password with a reset token; every session of the user ends."""
         claims = decode_token(token, TokenType.PASSWORD_RESET)
+        # Hash before the first query, so no transaction is held through the hash.
+        hashed = await hash_password_async(new_password)
         user = await self._token_user(claims)
         current = user.hashed_password
         if not password_reset_token_matches(claims, current):
             raise UnauthorizedError(RESET_TOKEN_SPENT)
-        if not await self.users.set_password(user, new_password, replacing=current):
+        if not await self.users.store_password_hash(user, hashed, replacing=current):
             raise UnauthorizedError(RESET_TOKEN_SPENT)  # a concurrent reset won
         user.is_verified = True  # the token reached this mailbox: the address is theirs
         await self.session.flush()

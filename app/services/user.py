@@ -85,14 +85,6 @@ class UserService(BaseService[User, UserCreate, UserUpdate]):
             await self.store_password_hash(user, hashed)
         return user
 
-    async def set_password(
-        self, user: User, password: str, *, replacing: str | None = None
-    ) -> bool:
-        """Hash and store a new password; see `store_password_hash`."""
-        return await self.store_password_hash(
-            user, await hash_password_async(password), replacing=replacing
-        )
-
     async def store_password_hash(
         self, user: User, hashed: str, *, replacing: str | None = None
     ) -> bool:

@@ -134,7 +134,7 @@ class Mailer:
         return sent
 
 
-def get_mailer(request: Request, background_tasks: BackgroundTasks) -> Mailer:
+async def get_mailer(request: Request, background_tasks: BackgroundTasks) -> Mailer:
     """The request's mailer: its messages go out after the response, if it succeeds."""
     # Set by the request-id middleware when it is installed; logs say "-" otherwise.
     request_id = getattr(request.state, "request_id", None)
