@@ -30,5 +30,9 @@ format: install
 	$(BIN)/ruff check --fix app tests bench
 	$(BIN)/ruff format app tests bench
 
+bench: install  ## service vs a minimal reference app under wrk (BENCH_QUICK=1, BENCH_ARGS="--skip-1m")
+	@$(BIN)/python -c "import orjson" 2>/dev/null || $(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,bench]"
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

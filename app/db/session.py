@@ -4,6 +4,15 @@ The engine is created on first use, not at import: an engine built at import
 freezes the configuration and binds its pool to whichever event loop touches it
 first. `engine` and `async_session_factory` are served lazily through the module's
 `__getattr__`; `dispose_engine()` closes the pool (lifespan, tests, CLI).
+
+Round trips are the cost of a request, so none is spent without a reason:
+- GET, HEAD and OPTIONS requests read through an autocommit connection: no BEGIN,
+  no COMMIT (see `app/db/readonly.py`, which also refuses writes in them).
+- A pooled connection is pinged only when it has sat idle for `DB_POOL_PING_IDLE`
+  seconds; one in steady use is not (SQLAlchemy's pre-ping costs three round trips
+  per checkout on asyncpg: BEGIN, the ping, ROLLBACK).
+- On SQLite a transaction begins at its first write, with BEGIN IMMEDIATE (see
+  `app/db/sqlite.py`).
 """
 
 from __future__ import annotations
@@ -14,8 +23,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends
-from sqlalchemy import event
+from fastapi import Depends, Request
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -23,66 +31,50 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import ConnectionPoolEntry
 
 from app.config import Settings, get_settings
+from app.db.pool import ping_idle_connections
+from app.db.readonly import make_read_session_factory
+from app.db.sqlite import SQLITE_BUSY_TIMEOUT_MS, configure_sqlite
 from app.exceptions import AppError
 
 logger = logging.getLogger(__name__)
 
 _engine: AsyncEngine | None = None
 _session_factory: async_sessionmaker[AsyncSession] | None = None
+_read_session_factory: async_sessionmaker[AsyncSession] | None = None
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def build_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
     """An engine configured from settings: pool limits, pre-ping, timeouts, SQLite pragmas."""
     sa_url = make_url(url or settings.sqlalchemy_url)
-    kwargs: dict[str, Any] = {"echo": settings.db_echo, "pool_pre_ping": True}
+    kwargs: dict[str, Any] = {"echo": settings.db_echo}
+    pool = {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout,
+        "pool_recycle": settings.db_pool_recycle,
+    }
     if sa_url.get_backend_name() == "sqlite":
         database = sa_url.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs.update(pool)
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     else:
-        kwargs.update(
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_max_overflow,
-            pool_timeout=settings.db_pool_timeout,
-            pool_recycle=settings.db_pool_recycle,
-        )
+        kwargs.update(pool)
         if sa_url.get_driver_name() == "asyncpg":
             kwargs["connect_args"] = {
                 "timeout": settings.db_connect_timeout,
                 "command_timeout": settings.db_command_timeout,
             }
     engine = create_async_engine(sa_url, **kwargs)
+    ping_idle_connections(engine, idle_seconds=settings.db_pool_ping_idle)
     if sa_url.get_backend_name() == "sqlite":
-        _configure_sqlite(engine)
+        configure_sqlite(engine)
     return engine
-
-
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    """Enforce foreign keys, use WAL, and let SQLAlchemy own transactions.
-
-    pysqlite's own transaction handling breaks SAVEPOINT; the documented recipe is
-    to switch it off and emit BEGIN ourselves.
-    """
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
 
 
 def make_session_factory(bind: Any) -> async_sessionmaker[AsyncSession]:
@@ -103,12 +95,21 @@ def get_session_factory() -> async_sessionmaker[AsyncSession]:
     return _session_factory
 
 
+def get_read_session_factory() -> async_sessionmaker[AsyncSession]:
+    """Sessions for requests that only read: autocommit, and writes refused."""
+    global _read_session_factory
+    if _read_session_factory is None:
+        _read_session_factory = make_read_session_factory(get_engine())
+    return _read_session_factory
+
+
 async def dispose_engine() -> None:
-    global _engine, _session_factory
+    global _engine, _session_factory, _read_session_factory
     if _engine is not None:
         await _engine.dispose()
     _engine = None
     _session_factory = None
+    _read_session_factory = None
 
 
 @asynccontextmanager
@@ -137,9 +138,21 @@ async def _safe_rollback(session: AsyncSession) -> None:
         logger.warning("rollback failed", exc_info=True)
 
 
-async def get_async_session() -> AsyncIterator[AsyncSession]:
-    """FastAPI dependency: the request's session, committed before the response is sent."""
-    async with session_scope(get_session_factory()) as session:
+async def request_reads_only(request: Request) -> bool:
+    """GET, HEAD and OPTIONS change nothing, so their session needs no transaction."""
+    return request.method in READ_ONLY_METHODS
+
+
+async def get_async_session(
+    read_only: Annotated[bool, Depends(request_reads_only)] = False,
+) -> AsyncIterator[AsyncSession]:
+    """FastAPI dependency: the request's session, committed before the response is sent.
+
+    Requests that only read get an autocommit session instead: the same queries,
+    without the BEGIN and COMMIT round trips.
+    """
+    factory = get_read_session_factory() if read_only else get_session_factory()
+    async with session_scope(factory) as session:
         yield session
 
 

@@ -83,6 +83,14 @@ class PaginatedResponse(BaseModel, Generic[T]):
     page: int
     page_size: int
     total_pages: int
+    next_cursor: str | None = Field(
+        default=None,
+        description="Pass as `cursor` for the next page (fast at any depth); null on the last page.",
+    )
+    total_exact: bool = Field(
+        default=True,
+        description="False when `total` is an estimate (large results; `exact_total=true` counts).",
+    )
 
 
 class MessageResponse(BaseModel):

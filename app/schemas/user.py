@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, ConfigDict, EmailStr, Field, StrictBool, model_validator
 
@@ -94,3 +95,10 @@ class UserResponse(BaseSchema, TimestampMixin):
 
 class UserWithItems(UserResponse):
     items: list[ItemResponse] = Field(description="The user's most recent items, at most 100.")
+
+
+def profile_with_items(user: object, items: Sequence[object]) -> dict[str, Any]:
+    """What validates into `UserWithItems`: the user's fields and the given item rows."""
+    profile = {name: getattr(user, name) for name in UserResponse.model_fields}
+    profile["items"] = items
+    return profile

@@ -29,6 +29,8 @@ class Page(Generic[RowT]):
     total: int
     page: int
     page_size: int
+    next_cursor: str | None = None  # the page after this one, by keyset (None: last page)
+    total_exact: bool = True  # False: `total` is an estimate (see services/pagination.py)
 
     @property
     def total_pages(self) -> int:

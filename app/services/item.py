@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, Row, or_, select
 
 from app.db.session import SessionDep
 from app.exceptions import NotFoundError
@@ -12,8 +14,7 @@ from app.models.item import Item
 from app.models.user import User
 from app.schemas.item import ItemCreate, ItemSort, ItemUpdate
 from app.services.base import BaseService, Page
-
-_SORT_COLUMNS = {"created_at": Item.created_at, "price": Item.price, "title": Item.title}
+from app.services.pagination import PageRequest, SortKey, paginate
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +47,37 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _parse_datetime(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError("naive datetime")
+    return value
+
+
+def _parse_decimal(text: str) -> Decimal:
+    value = Decimal(text)
+    if not value.is_finite():
+        raise ValueError("not a finite number")
+    return value
+
+
+_ITEMS = Item.__table__
+_COLUMNS: dict[str, tuple[ColumnElement[Any], Callable[[str], Any]]] = {
+    "created_at": (_ITEMS.c.created_at, _parse_datetime),
+    "price": (_ITEMS.c.price, _parse_decimal),
+    "title": (_ITEMS.c.title, str),
+}
+# Each sort has an index on (column, id): see the models and migrations.
+SORT_KEYS: dict[str, SortKey] = {
+    f"{prefix}{name}": SortKey(f"{prefix}{name}", column, _ITEMS.c.id, parse)
+    for name, (column, parse) in _COLUMNS.items()
+    for prefix in ("", "-")
+}
+
+
 def order_for(sort: ItemSort) -> tuple[Any, Any]:
     """The ORDER BY of a sort key; ties are broken by id in the same direction."""
-    descending = sort.startswith("-")
-    column = _SORT_COLUMNS[sort.lstrip("-")]
-    if descending:
-        return column.desc(), Item.id.desc()
-    return column.asc(), Item.id.asc()
+    return SORT_KEYS[sort].order_by()
 
 
 class ItemService(BaseService[Item, ItemCreate, ItemUpdate]):
@@ -69,10 +94,17 @@ class ItemService(BaseService[Item, ItemCreate, ItemUpdate]):
         return await self.create(data, owner_id=owner.id)
 
     async def search(
-        self, filters: ItemFilters, *, sort: ItemSort, page: int, page_size: int
-    ) -> Page[Item]:
-        return await self.get_paginated(
-            page, page_size, where=filters.clauses(), order_by=order_for(sort)
+        self, filters: ItemFilters, *, sort: ItemSort, paging: PageRequest | None = None
+    ) -> Page[Row[Any]]:
+        """A page of items as plain rows (no ORM objects: lists are read, not changed)."""
+        return await paginate(
+            self.session,
+            select(_ITEMS),
+            source=_ITEMS,
+            where=filters.clauses(),
+            sort=SORT_KEYS[sort],
+            request=paging or PageRequest(),
+            cache_key=("items", filters),
         )
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Row, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
@@ -158,14 +158,15 @@ class UserService(BaseService[User, UserCreate, UserUpdate]):
             await self.session.flush()
         return user
 
-    async def recent_items(self, user: User, limit: int = RECENT_ITEMS_LIMIT) -> Sequence[Item]:
+    async def recent_items(self, user: User, limit: int = RECENT_ITEMS_LIMIT) -> Sequence[Row[Any]]:
+        """The user's newest items, as plain rows (read for display, not to be changed)."""
         query = (
-            select(Item)
+            select(Item.__table__)
             .where(Item.owner_id == user.id)
             .order_by(Item.created_at.desc(), Item.id.desc())
             .limit(limit)
         )
-        return (await self.session.scalars(query)).all()
+        return (await self.session.execute(query)).all()
 
 
 async def get_user_service(session: SessionDep, mailer: MailerDep) -> UserService:

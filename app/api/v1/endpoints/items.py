@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
-from app.api.params import MAX_ID, ItemId, Pagination
+from app.api.params import MAX_ID, CursorPagination, ItemId
 from app.api.responses import AUTH_ERRORS, errors
 from app.dependencies import CurrentUser, ItemAuthor, ItemServiceDep
 from app.models.item import Item
@@ -23,7 +23,7 @@ PriceQuery = Annotated[Decimal | None, Query(ge=0, le=MAX_PRICE)]
 @router.get("", response_model=PaginatedResponse[ItemResponse], responses=errors(422))
 async def list_items(
     items: ItemServiceDep,
-    paging: Pagination,
+    paging: CursorPagination,
     owner_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     q: Annotated[
         Text | None, Query(max_length=200, description="Text in title or description")
@@ -31,10 +31,10 @@ async def list_items(
     min_price: PriceQuery = None,
     max_price: PriceQuery = None,
     sort: ItemSort = "-created_at",
-) -> Page[Item]:
-    """Browse items, with filters and sorting (ties broken by id)."""
+) -> Page[Any]:
+    """Browse items, with filters and sorting (ties broken by id); `cursor` for deep pages."""
     filters = ItemFilters(owner_id=owner_id, q=q, min_price=min_price, max_price=max_price)
-    return await items.search(filters, sort=sort, page=paging.page, page_size=paging.page_size)
+    return await items.search(filters, sort=sort, paging=paging)
 
 
 @router.post(

@@ -1,15 +1,23 @@
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, status
 
-from app.api.params import Pagination, UserId
+from app.api.params import CursorPagination, Pagination, UserId
 from app.api.responses import AUTH_ERRORS, errors
 from app.dependencies import CurrentUser, ItemServiceDep, Superuser, UserServiceDep
-from app.models.item import Item
 from app.models.user import User
 from app.schemas.common import MessageResponse, PaginatedResponse
 from app.schemas.item import ItemResponse
-from app.schemas.user import UserAdminUpdate, UserCreate, UserResponse, UserUpdate, UserWithItems
+from app.schemas.user import (
+    UserAdminUpdate,
+    UserCreate,
+    UserResponse,
+    UserUpdate,
+    UserWithItems,
+    profile_with_items,
+)
 from app.services.base import Page
 from app.services.item import ItemFilters
 
@@ -34,11 +42,9 @@ async def list_users(_: Superuser, users: UserServiceDep, paging: Pagination) ->
 
 
 @router.get("/me", response_model=UserWithItems, responses=AUTH_ERRORS)
-async def read_me(user: CurrentUser, users: UserServiceDep) -> UserWithItems:
+async def read_me(user: CurrentUser, users: UserServiceDep) -> dict[str, Any]:
     """Your profile, with your most recent items (at most 100)."""
-    items = await users.recent_items(user)
-    profile = UserResponse.model_validate(user).model_dump()
-    return UserWithItems(**profile, items=[ItemResponse.model_validate(i) for i in items])
+    return profile_with_items(user, await users.recent_items(user))
 
 
 @router.patch("/me", response_model=UserResponse, responses=AUTH_ERRORS | errors(422))
@@ -85,13 +91,8 @@ async def list_user_items(
     _: CurrentUser,
     users: UserServiceDep,
     items: ItemServiceDep,
-    paging: Pagination,
-) -> Page[Item]:
-    """A user's items, newest first."""
+    paging: CursorPagination,
+) -> Page[Any]:
+    """A user's items, newest first; `cursor` for deep pages."""
     owner = await users.get_by_id(user_id)
-    return await items.search(
-        ItemFilters(owner_id=owner.id),
-        sort="-created_at",
-        page=paging.page,
-        page_size=paging.page_size,
-    )
+    return await items.search(ItemFilters(owner_id=owner.id), sort="-created_at", paging=paging)

@@ -1,0 +1,165 @@
+"""Pages of rows: by page number (OFFSET) or after a cursor (keyset), and a cheap total.
+
+Keyset pagination reads the page after a signed cursor with `(key, id) < (value,
+last_id)` (or `>`), which an index on `(key, id)` answers directly: page 50,000
+costs what page 1 costs, while OFFSET walks and discards every row before it.
+
+The total is exact whenever it is cheap to be exact, and flagged when it is not:
+- a page that is not full tells the total by itself (no query at all);
+- otherwise the matching rows are counted, but at most `EXACT_COUNT_LIMIT` of them;
+- beyond that, PostgreSQL's planner estimate is reported with `total_exact=False`
+  (and remembered for `ESTIMATE_TTL` seconds), unless the client asks for
+  `exact_total`. SQLite has no estimates: its totals are always counted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, FromClause, Row, Select, func, literal_column, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.cursor import Cursor, InvalidCursorError, decode_cursor, encode_cursor
+from app.db.explain import explain_rows
+from app.exceptions import ValidationError
+from app.services.base import Page
+
+EXACT_COUNT_LIMIT = 10_000
+ESTIMATE_TTL = 10.0
+_ESTIMATES_MAX = 1024
+_estimates: dict[Hashable, tuple[float, int]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    page: int = 1
+    page_size: int = 20
+    cursor: str | None = None
+    exact_total: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    """An ORDER BY on one column with `id` breaking ties in the same direction."""
+
+    name: str  # as clients write it: "price", "-created_at"
+    column: ColumnElement[Any]
+    id_column: ColumnElement[Any]
+    parse: Callable[[str], Any]  # a cursor's text back into a column value
+
+    @property
+    def descending(self) -> bool:
+        return self.name.startswith("-")
+
+    def order_by(self) -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+        if self.descending:
+            return self.column.desc(), self.id_column.desc()
+        return self.column.asc(), self.id_column.asc()
+
+    def after(self, value: Any, last_id: int) -> ColumnElement[bool]:
+        """Rows that come after (value, last_id) in this order."""
+        key = tuple_(self.column, self.id_column)
+        bound = tuple_(value, last_id, types=(self.column.type, self.id_column.type))
+        return key < bound if self.descending else key > bound
+
+
+def _invalid_cursor(message: str) -> ValidationError:
+    return ValidationError(
+        "Invalid cursor", details={"errors": [{"field": "query.cursor", "message": message}]}
+    )
+
+
+def read_cursor(token: str, sort: SortKey) -> tuple[Cursor, Any]:
+    """The cursor and its decoded sort value; a 422 for anything not issued for this sort."""
+    try:
+        cursor = decode_cursor(token)
+    except InvalidCursorError as exc:
+        raise _invalid_cursor(str(exc)) from exc
+    if cursor.sort != sort.name:
+        raise _invalid_cursor(f"cursor was issued for sort={cursor.sort}")
+    if cursor.last_id < 1 or cursor.position < 0:
+        raise _invalid_cursor("malformed cursor")
+    try:
+        return cursor, sort.parse(cursor.value)
+    except (ValueError, ArithmeticError) as exc:
+        raise _invalid_cursor("malformed cursor") from exc
+
+
+async def paginate(
+    session: AsyncSession,
+    query: Select[Any],
+    *,
+    source: FromClause,
+    where: Sequence[ColumnElement[bool]],
+    sort: SortKey,
+    request: PageRequest,
+    cache_key: Hashable,
+) -> Page[Row[Any]]:
+    """One page of `query` filtered by `where`; `source` is what the total counts."""
+    size = request.page_size
+    clauses = list(where)
+    if request.cursor is not None:
+        cursor, value = read_cursor(request.cursor, sort)
+        position, offset = cursor.position, 0
+        clauses.append(sort.after(value, cursor.last_id))
+    else:
+        position = offset = (request.page - 1) * size
+    statement = query.where(*clauses).order_by(*sort.order_by()).offset(offset).limit(size + 1)
+    rows = (await session.execute(statement)).all()
+    more = len(rows) > size
+    rows = rows[:size]
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        value = _text(last._mapping[sort.column.key])
+        next_cursor = encode_cursor(Cursor(sort.name, value, last.id, position + len(rows)))
+    if not more and (rows or position == 0):
+        total, exact = position + len(rows), True  # the last page tells the total
+    else:
+        total, exact = await count_rows(session, source, where, request.exact_total, cache_key)
+    return Page(
+        items=rows,
+        total=total,
+        page=position // size + 1,
+        page_size=size,
+        next_cursor=next_cursor,
+        total_exact=exact,
+    )
+
+
+async def count_rows(
+    session: AsyncSession,
+    source: FromClause,
+    where: Sequence[ColumnElement[bool]],
+    exact: bool,
+    cache_key: Hashable,
+) -> tuple[int, bool]:
+    """(total, exact): counted up to EXACT_COUNT_LIMIT rows, estimated past it."""
+    if exact or session.get_bind().dialect.name != "postgresql":
+        return await _count(session, source, where), True
+    cached = _estimates.get(cache_key)
+    if cached is not None and time.monotonic() - cached[0] < ESTIMATE_TTL:
+        return cached[1], False
+    matching: Select[Any] = select(literal_column("1")).select_from(source).where(*where)
+    bounded = matching.limit(EXACT_COUNT_LIMIT + 1).subquery()
+    counted = int(await session.scalar(select(func.count()).select_from(bounded)) or 0)
+    if counted <= EXACT_COUNT_LIMIT:
+        return counted, True
+    estimate = max(await explain_rows(session, matching), counted)
+    if len(_estimates) >= _ESTIMATES_MAX:
+        _estimates.clear()
+    _estimates[cache_key] = (time.monotonic(), estimate)
+    return estimate, False
+
+
+async def _count(
+    session: AsyncSession, source: FromClause, where: Sequence[ColumnElement[bool]]
+) -> int:
+    return int(await session.scalar(select(func.count()).select_from(source).where(*where)) or 0)
+
+
+def _text(value: Any) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)

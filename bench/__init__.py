@@ -1,0 +1,4 @@
+"""Benchmark harness: the service against a minimal reference app, side by side, with wrk.
+
+Run it with `make bench` (see the README's Performance section).
+"""
