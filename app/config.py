@@ -52,8 +52,8 @@ class Settings(BaseSettings):
 
     # Database
     database_url: str = ""  # empty: SQLite under data_dir
-    db_pool_size: int = Field(default=10, ge=1)
-    db_max_overflow: int = Field(default=20, ge=0)
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=0, ge=0)
     db_pool_timeout: float = Field(default=3.0, gt=0)
     db_pool_recycle: int = Field(default=1800, ge=-1)
     db_pool_ping_idle: float = Field(default=1.0, ge=0)  # ping connections idle this long

@@ -51,7 +51,10 @@ class Run:
 
     def _service(self, dataset: Dataset, name: str, **extra: str) -> Server:
         log = self.workdir / "logs" / f"{dataset.label}-{name}.log"
-        server = servers.service(self.args.port, self._env(dataset, **extra), log)
+        env = self._env(dataset, **{**self.args.service_env, **extra})
+        if self.args.service_src:
+            env["PYTHONPATH"] = str(self.args.service_src.resolve())
+        server = servers.service(self.args.port, env, log)
         server.cwd = self.workdir  # no stray .env file is read
         return server
 

@@ -71,6 +71,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="service port; the reference app uses the next one (BENCH_PORT)",
     )  # fmt: skip
     parser.add_argument(
+        "--service-src", type=Path,
+        help="run the service from this checkout instead (e.g. a git worktree of an older commit)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--service-env", action="append", default=[], metavar="KEY=VALUE",
+        help="a setting for the service (repeatable), e.g. DB_POOL_PING_IDLE=0",
+    )  # fmt: skip
+    parser.add_argument(
         "--output", type=Path, help="JSON file (default bench/results/bench-<time>.json)"
     )
     args = parser.parse_args(argv)
@@ -78,6 +86,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.warmup = 1.0 if args.quick else 2.0
     args.rounds = 1 if args.quick else 2
     args.only = {name for name in args.only.split(",") if name}
+    args.service_env = dict(item.split("=", 1) for item in args.service_env)
     return args
 
 

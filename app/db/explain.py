@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from sqlalchemy import Executable, Select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
@@ -26,8 +26,8 @@ def _compile_explain(element: Explain, compiler: SQLCompiler, **kw: Any) -> str:
     return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
 
 
-async def explain_rows(session: AsyncSession, statement: Select[Any]) -> int:
+async def explain_rows(connection: AsyncConnection, statement: Select[Any]) -> int:
     """The planner's row estimate for `statement` (PostgreSQL only)."""
-    plan = await session.scalar(Explain(statement))
+    plan = await connection.scalar(Explain(statement))
     document = json.loads(plan) if isinstance(plan, str) else plan
     return int(document[0]["Plan"]["Plan Rows"])

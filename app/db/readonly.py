@@ -18,6 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 
+READ_ONLY = "read_only"
+
+
 class ReadOnlySessionError(RuntimeError):
     """A write was attempted in a session of a request that only reads."""
 
@@ -44,4 +47,9 @@ def make_read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSe
         sync_session_class=ReadOnlySession,
         expire_on_commit=False,
         autoflush=False,
+        info={READ_ONLY: True},
     )
+
+
+def is_read_only(session: AsyncSession) -> bool:
+    return bool(session.info.get(READ_ONLY))

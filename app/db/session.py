@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import (
 
 from app.config import Settings, get_settings
 from app.db.pool import ping_idle_connections
-from app.db.readonly import make_read_session_factory
+from app.db.readonly import is_read_only, make_read_session_factory
 from app.db.sqlite import SQLITE_BUSY_TIMEOUT_MS, configure_sqlite
 from app.exceptions import AppError
 
@@ -118,7 +118,8 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
     async with factory() as session:
         try:
             yield session
-            await session.commit()
+            if not is_read_only(session):  # autocommit: nothing to commit
+                await session.commit()
         except AppError as exc:
             if exc.commit_session:
                 await session.commit()

@@ -17,6 +17,8 @@ class Item(Base):
     __table_args__ = (
         # Every filter and sort of GET /items, each with `id` to break ties.
         Index("ix_items_owner_id_created_at_id", "owner_id", "created_at", "id"),
+        Index("ix_items_owner_id_price_id", "owner_id", "price", "id"),
+        Index("ix_items_owner_id_title_id", "owner_id", "title", "id"),
         Index("ix_items_created_at_id", "created_at", "id"),
         Index("ix_items_price_id", "price", "id"),
         Index("ix_items_title_id", "title", "id"),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Executable, Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.interfaces import ORMOption
 
@@ -91,6 +91,17 @@ class BaseService(Generic[ModelT, CreateT, UpdateT]):
     async def delete(self, obj: ModelT) -> None:
         await self.session.delete(obj)
         await self.session.flush()
+
+    async def rows(
+        self, statement: Executable, params: dict[str, Any] | None = None
+    ) -> Sequence[Row[Any]]:
+        """Plain rows, read on the session's connection: no ORM objects, no identity map.
+
+        For what a request only displays (lists, pages): several times cheaper per
+        row than loading ORM instances. Pending ORM changes are not flushed first.
+        """
+        connection = await self.session.connection()
+        return (await connection.execute(statement, params)).all()
 
     def _select(self) -> Select[ModelT]:
         return select(self.model).options(*self.load_options)

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, or_, select
+from sqlalchemy import ColumnElement, Row, bindparam, or_, select
 
 from app.db.session import SessionDep
 from app.exceptions import NotFoundError
@@ -75,6 +75,9 @@ SORT_KEYS: dict[str, SortKey] = {
 }
 
 
+_BY_ID = select(_ITEMS).where(_ITEMS.c.id == bindparam("item_id"))
+
+
 def order_for(sort: ItemSort) -> tuple[Any, Any]:
     """The ORDER BY of a sort key; ties are broken by id in the same direction."""
     return SORT_KEYS[sort].order_by()
@@ -83,6 +86,13 @@ def order_for(sort: ItemSort) -> tuple[Any, Any]:
 class ItemService(BaseService[Item, ItemCreate, ItemUpdate]):
     model = Item
     not_found_message = "Item not found"
+
+    async def read(self, item_id: int) -> Row[Any]:
+        """One item to show, as a plain row (`get_by_id` loads one to change)."""
+        rows = await self.rows(_BY_ID, {"item_id": item_id})
+        if not rows:
+            raise NotFoundError(self.not_found_message)
+        return rows[0]
 
     async def get_owned(self, item_id: int, *, by: User) -> Item:
         item = await self.get_by_id(item_id)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, FromClause, Row, Select, func, literal_column, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.cursor import Cursor, InvalidCursorError, decode_cursor, encode_cursor
 from app.db.explain import explain_rows
@@ -108,7 +108,9 @@ async def paginate(
     else:
         position = offset = (request.page - 1) * size
     statement = query.where(*clauses).order_by(*sort.order_by()).offset(offset).limit(size + 1)
-    rows = (await session.execute(statement)).all()
+    # Plain rows on the session's connection: lists are shown, not changed.
+    connection = await session.connection()
+    rows = (await connection.execute(statement)).all()
     more = len(rows) > size
     rows = rows[:size]
     next_cursor = None
@@ -119,7 +121,7 @@ async def paginate(
     if not more and (rows or position == 0):
         total, exact = position + len(rows), True  # the last page tells the total
     else:
-        total, exact = await count_rows(session, source, where, request.exact_total, cache_key)
+        total, exact = await count_rows(connection, source, where, request.exact_total, cache_key)
     return Page(
         items=rows,
         total=total,
@@ -131,24 +133,24 @@ async def paginate(
 
 
 async def count_rows(
-    session: AsyncSession,
+    connection: AsyncConnection,
     source: FromClause,
     where: Sequence[ColumnElement[bool]],
     exact: bool,
     cache_key: Hashable,
 ) -> tuple[int, bool]:
     """(total, exact): counted up to EXACT_COUNT_LIMIT rows, estimated past it."""
-    if exact or session.get_bind().dialect.name != "postgresql":
-        return await _count(session, source, where), True
+    if exact or connection.dialect.name != "postgresql":
+        return await _count(connection, source, where), True
     cached = _estimates.get(cache_key)
     if cached is not None and time.monotonic() - cached[0] < ESTIMATE_TTL:
         return cached[1], False
     matching: Select[Any] = select(literal_column("1")).select_from(source).where(*where)
     bounded = matching.limit(EXACT_COUNT_LIMIT + 1).subquery()
-    counted = int(await session.scalar(select(func.count()).select_from(bounded)) or 0)
+    counted = int(await connection.scalar(select(func.count()).select_from(bounded)) or 0)
     if counted <= EXACT_COUNT_LIMIT:
         return counted, True
-    estimate = max(await explain_rows(session, matching), counted)
+    estimate = max(await explain_rows(connection, matching), counted)
     if len(_estimates) >= _ESTIMATES_MAX:
         _estimates.clear()
     _estimates[cache_key] = (time.monotonic(), estimate)
@@ -156,9 +158,10 @@ async def count_rows(
 
 
 async def _count(
-    session: AsyncSession, source: FromClause, where: Sequence[ColumnElement[bool]]
+    connection: AsyncConnection, source: FromClause, where: Sequence[ColumnElement[bool]]
 ) -> int:
-    return int(await session.scalar(select(func.count()).select_from(source).where(*where)) or 0)
+    count = select(func.count()).select_from(source).where(*where)
+    return int(await connection.scalar(count) or 0)
 
 
 def _text(value: Any) -> str:

@@ -166,7 +166,7 @@ class UserService(BaseService[User, UserCreate, UserUpdate]):
             .order_by(Item.created_at.desc(), Item.id.desc())
             .limit(limit)
         )
-        return (await self.session.execute(query)).all()
+        return await self.rows(query)
 
 
 async def get_user_service(session: SessionDep, mailer: MailerDep) -> UserService:

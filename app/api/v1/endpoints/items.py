@@ -49,9 +49,9 @@ async def create_item(data: ItemCreate, user: ItemAuthor, items: ItemServiceDep)
 
 
 @router.get("/{item_id}", response_model=ItemResponse, responses=errors(404))
-async def read_item(item_id: ItemId, items: ItemServiceDep) -> Item:
+async def read_item(item_id: ItemId, items: ItemServiceDep) -> Any:
     """One item."""
-    return await items.get_by_id(item_id)
+    return await items.read(item_id)
 
 
 @router.patch("/{item_id}", response_model=ItemResponse, responses=AUTH_ERRORS | errors(404))
