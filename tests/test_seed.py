@@ -61,6 +61,6 @@ async def test_seed_command_creates_users_who_can_log_in(tmp_path: Path) -> None
             per_owner = dict((await session.execute(owners)).all())
     finally:
         await engine.dispose()
-    assert [user.email for user in users] == [f"user{n}@example.com" for n in (1, 2, 3)]
+    assert [user.email for user in users] == [f"demo{n}@example.com" for n in (1, 2, 3)]
     assert verify_password("Seeded-Pass-1", users[0].hashed_password)
     assert sorted(per_owner.values()) == [3, 3, 4]

@@ -85,7 +85,7 @@ class PaginatedResponse(BaseModel, Generic[T]):
     total_pages: int
     next_cursor: str | None = Field(
         default=None,
-        description="Pass as `cursor` for the next page (fast at any depth); null on the last page.",
+        description="Pass as `cursor` for the next page (fast at any depth); null at the end.",
     )
     total_exact: bool = Field(
         default=True,
