@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(default=3.0, gt=0)
     db_pool_recycle: int = Field(default=1800, ge=-1)
     db_pool_ping_idle: float = Field(default=1.0, ge=0)  # ping connections idle this long
+    db_session_limit: int = Field(default=32, ge=0)  # requests using the DB at once; 0: no cap
     db_connect_timeout: float = Field(default=2.0, gt=0)
     db_command_timeout: float = Field(default=5.0, gt=0)
     db_echo: bool = False

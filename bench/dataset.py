@@ -137,15 +137,15 @@ def _cleanup(dataset: Dataset) -> tuple[int, int]:
 
 
 def _password_matches(dataset: Dataset) -> bool:
-    """Whether the demo users were seeded with the harness's password."""
-    query = "SELECT hashed_password FROM users ORDER BY id LIMIT 1"
+    """Whether the demo users are `demo<id>@example.com` with the harness's password."""
+    query = "SELECT hashed_password FROM users WHERE email = 'demo' || id || '@example.com' LIMIT 1"
     if dataset.backend == "postgresql":
         hashed = asyncio.run(_pg_value(dataset, query))
     else:
         with _sqlite(dataset) as db:
             hashed = (db.execute(query).fetchone() or [None])[0]
     try:
-        return bool(hashed) and PasswordHasher().verify(hashed, PASSWORD)
+        return isinstance(hashed, str) and PasswordHasher().verify(hashed, PASSWORD)
     except (VerificationError, InvalidHashError):
         return False
 

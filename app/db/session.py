@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from app.config import Settings, get_settings
+from app.db.admission import session_slot
 from app.db.pool import ping_idle_connections
 from app.db.readonly import is_read_only, make_read_session_factory
 from app.db.sqlite import SQLITE_BUSY_TIMEOUT_MS, configure_sqlite
@@ -150,10 +151,11 @@ async def get_async_session(
     """FastAPI dependency: the request's session, committed before the response is sent.
 
     Requests that only read get an autocommit session instead: the same queries,
-    without the BEGIN and COMMIT round trips.
+    without the BEGIN and COMMIT round trips. At most `DB_SESSION_LIMIT` requests
+    hold a session at once; the others wait their turn (see `app/db/admission.py`).
     """
     factory = get_read_session_factory() if read_only else get_session_factory()
-    async with session_scope(factory) as session:
+    async with session_slot(get_settings().db_session_limit), session_scope(factory) as session:
         yield session
 
 
