@@ -118,12 +118,6 @@ _CLEANUP = (
 )
 _COUNTS = "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM items)"
 _EMPTY_PG = "TRUNCATE users, items, refresh_tokens RESTART IDENTITY CASCADE"
-_EMPTY_SQLITE = (
-    "DELETE FROM refresh_tokens",
-    "DELETE FROM items",
-    "DELETE FROM users",
-    "DELETE FROM sqlite_sequence",
-)
 _RANGES = "SELECT min(id), max(id) FROM {table}"
 
 
@@ -159,12 +153,14 @@ async def _pg_value(dataset: Dataset, query: str) -> object:
 
 
 def _empty(dataset: Dataset) -> None:
+    """No rows, and ids from 1 again (the demo e-mails follow the ids)."""
     if dataset.backend == "postgresql":
         asyncio.run(_pg(dataset, [_EMPTY_PG], None))
         return
-    with _sqlite(dataset) as db:
-        for statement in _EMPTY_SQLITE:
-            db.execute(statement)
+    path = make_url(dataset.url).database or ""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    _app(["migrate"], dataset.url)
 
 
 def _vacuum_and_fixtures(dataset: Dataset) -> Fixtures:

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 LUA_SCRIPT = Path(__file__).parent / "lua" / "requests.lua"
-WRK_TIMEOUT = "5s"  # a request slower than this counts as a timeout
+WRK_TIMEOUT = 5.0  # seconds: a request slower than this counts as a timeout (an error)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +67,7 @@ def run_wrk(
     connections: int,
     seconds: float,
     threads: int = 1,
+    timeout: float = WRK_TIMEOUT,
 ) -> Measurement:
     """Replay `requests` round robin against `base_url` for `seconds`."""
     with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as handle:
@@ -78,7 +79,7 @@ def run_wrk(
             f"-t{min(threads, connections)}",
             f"-c{connections}",
             f"-d{max(1, round(seconds))}s",
-            f"--timeout={WRK_TIMEOUT}",
+            f"--timeout={timeout:g}s",
             "-s",
             str(LUA_SCRIPT),
             base_url,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench import servers
 from bench.dataset import Dataset, prepare
-from bench.load import Measurement, Request, run_wrk
+from bench.load import WRK_TIMEOUT, Measurement, Request, run_wrk
 from bench.report import Row
 from bench.scenarios import HEALTH, LOGIN, SCENARIOS, Context, Scenario
 from bench.servers import MemoryWatch, Server
@@ -23,6 +23,7 @@ logger = logging.getLogger("bench")
 _SCRUBBED = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "SMTP_HOST")
 LOGIN_CONNECTIONS = (4, 16)
 HEALTH_ALONGSIDE = 2  # connections asking /health while logins run
+LOGIN_TIMEOUT = 60.0
 
 
 @dataclass
@@ -71,7 +72,12 @@ class Run:
         return [s for s in SCENARIOS if not only or s.name in only]
 
     def _measure(
-        self, server: Server, requests: list[Request], connections: int, seconds: float
+        self,
+        server: Server,
+        requests: list[Request],
+        connections: int,
+        seconds: float,
+        timeout: float = WRK_TIMEOUT,
     ) -> Measurement:
         cpu_before = server.cpu_seconds()
         result = run_wrk(
@@ -80,6 +86,7 @@ class Run:
             connections=connections,
             seconds=seconds,
             threads=self.args.threads,
+            timeout=timeout,
         )
         if not server.alive():
             raise RuntimeError(f"{server.name} died; see {server.log_path}")
@@ -130,7 +137,10 @@ class Run:
                 logins = LOGIN.build(context, app.base_url)
                 health = HEALTH.build(context, app.base_url)
                 with MemoryWatch(app) as memory, ThreadPoolExecutor(2) as pool:
-                    login_run = pool.submit(self._measure, app, logins, connections, seconds)
+                    # Logins queue for the hashing pool: long waits are expected, not errors.
+                    login_run = pool.submit(
+                        self._measure, app, logins, connections, seconds, LOGIN_TIMEOUT
+                    )
                     health_run = pool.submit(self._measure, app, health, HEALTH_ALONGSIDE, seconds)
                     result, health_result = login_run.result(), health_run.result()
                 (row.service if app.name == "service" else row.reference).append(result)

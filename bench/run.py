@@ -106,27 +106,25 @@ def main(argv: list[str] | None = None) -> int:
     run = phases.Run(args=args, workdir=RESULTS / "run", secret=secrets.token_urlsafe(48))
     rows: list[Row] = []
     logins: list[Row] = []
-    pg = datasets(args)
-    for dataset in pg:
-        largest = dataset is pg[-1]
-        main_rows, login_rows = run.postgres(dataset, extended=largest)
-        rows += main_rows
-        logins += login_rows
-    if not args.no_sqlite:
-        sqlite = Dataset(
-            "sqlite-10k", f"sqlite+aiosqlite:///{RESULTS / 'data' / 'bench_10k.db'}", 1_000, 10_000
-        )
-        main_rows, login_rows = run.sqlite(sqlite)
-        rows += main_rows
-        logins += login_rows
+    output = args.output or RESULTS / f"bench-{stamp}.json"
     meta = {
         "when": stamp,
-        "seconds_total": round(time.monotonic() - started),
         "args": {k: (str(v) if isinstance(v, Path | set) else v) for k, v in vars(args).items()},
         "cpus": os.cpu_count(),
     }
-    output = args.output or RESULTS / f"bench-{stamp}.json"
-    save(output, meta, rows + logins)
+    phases_to_run = [(dataset, dataset is pg[-1]) for pg in [datasets(args)] for dataset in pg]
+    if not args.no_sqlite:
+        url = f"sqlite+aiosqlite:///{RESULTS / 'data' / 'bench_10k.db'}"
+        phases_to_run.append((Dataset("sqlite-10k", url, 1_000, 10_000), True))
+    for dataset, largest in phases_to_run:
+        if dataset.backend == "postgresql":
+            main_rows, login_rows = run.postgres(dataset, extended=largest)
+        else:
+            main_rows, login_rows = run.sqlite(dataset)
+        rows += main_rows
+        logins += login_rows
+        meta["seconds_total"] = round(time.monotonic() - started)
+        save(output, meta, rows + logins)  # after every phase: a later failure loses nothing
     save(RESULTS / "latest.json", meta, rows + logins)
     print(table(rows))  # noqa: T201 - the harness reports on stdout
     if logins:
