@@ -57,7 +57,8 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(default=3.0, gt=0)
     db_pool_recycle: int = Field(default=1800, ge=-1)
     db_pool_ping_idle: float = Field(default=1.0, ge=0)  # ping connections idle this long
-    db_session_limit: int = Field(default=32, ge=0)  # requests using the DB at once; 0: no cap
+    # Requests holding a session at once; None: the pool's size (no wait for the pool), 0: no cap.
+    db_session_limit: int | None = Field(default=None, ge=0)
     db_connect_timeout: float = Field(default=2.0, gt=0)
     db_command_timeout: float = Field(default=5.0, gt=0)
     db_echo: bool = False
@@ -129,6 +130,12 @@ class Settings(BaseSettings):
             if "*" in self.cors_origins:
                 raise ValueError("CORS_ORIGINS may not be '*' in production")
         return self
+
+    @property
+    def session_limit(self) -> int:
+        if self.db_session_limit is not None:
+            return self.db_session_limit
+        return self.db_pool_size + self.db_max_overflow
 
     @property
     def is_production(self) -> bool:

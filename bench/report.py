@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ class Row:
                 "service": [m.as_dict() for m in self.service],
                 "reference": [m.as_dict() for m in self.reference],
             },
-            **self.extra,
+            "alongside": self.extra,  # logins: /health latency and memory, per app
         }
 
 
@@ -53,6 +54,7 @@ def summary(runs: list[Measurement]) -> dict[str, float] | None:
         "errors": sum(m.errors for m in runs),
         "timeouts": sum(m.timeouts for m in runs),
         "requests": sum(m.requests for m in runs),
+        "stalled": any(m.requests == 0 for m in runs),  # not one answer in a whole run
         "cpu_ms": _mean_cpu(runs),
     }
 
@@ -73,6 +75,12 @@ def _cell(value: Any, fmt: str = "{:,.0f}") -> str:
     return "-" if value is None else fmt.format(value)
 
 
+def _errors(summary: dict[str, Any]) -> str:
+    if not summary:
+        return "-"
+    return "STALLED" if summary["stalled"] else f"{summary['errors']:,}"
+
+
 def table(rows: list[Row]) -> str:
     """A Markdown table: service and reference side by side."""
     lines = [
@@ -87,9 +95,9 @@ def table(rows: list[Row]) -> str:
         lines.append(
             f"| {row.dataset} | {name} | {row.connections} "
             f"| {_cell(s.get('rps'))} | {_cell(s.get('p50_ms'), '{:.1f}')} "
-            f"| {_cell(s.get('p99_ms'), '{:.1f}')} | {_cell(s.get('errors'))} "
+            f"| {_cell(s.get('p99_ms'), '{:.1f}')} | {_errors(s)} "
             f"| {_cell(r.get('rps'))} | {_cell(r.get('p50_ms'), '{:.1f}')} "
-            f"| {_cell(r.get('p99_ms'), '{:.1f}')} | {_cell(r.get('errors'))} "
+            f"| {_cell(r.get('p99_ms'), '{:.1f}')} | {_errors(r)} "
             f"| {_cell(ratio(row.service, row.reference, 'rps'), '{:.2f}')} "
             f"| {_cell(ratio(row.service, row.reference, 'p99_ms'), '{:.2f}')} "
             f"| {_cell(s.get('cpu_ms'), '{:.2f}')} / {_cell(r.get('cpu_ms'), '{:.2f}')} |"
@@ -122,3 +130,30 @@ def save(path: Path, meta: dict[str, Any], rows: list[Row]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     document = {"meta": meta, "results": [row.as_dict() for row in rows]}
     path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def load(path: Path) -> list[Row]:
+    """The rows of a saved JSON file."""
+    rows = []
+    for entry in json.loads(path.read_text())["results"]:
+        row = Row(entry["dataset"], entry["scenario"], entry["label"], entry["connections"],
+                  entry["variant"])  # fmt: skip
+        row.service = [Measurement(**m) for m in entry["runs"]["service"]]
+        row.reference = [Measurement(**m) for m in entry["runs"]["reference"]]
+        # "alongside" (older files: the apps' own keys) holds what logins measured beside
+        row.extra = entry.get("alongside") or {
+            app: entry[app]
+            for app in ("service", "reference")
+            if "peak_rss_mib" in (entry.get(app) or {})
+        }
+        rows.append(row)
+    return rows
+
+
+if __name__ == "__main__":  # python -m bench.report bench/results/latest.json
+    for saved in sys.argv[1:]:
+        everything = load(Path(saved))
+        print(table([r for r in everything if r.scenario != "login"]))  # noqa: T201
+        logins = [r for r in everything if r.scenario == "login"]
+        if logins:
+            print("\n" + login_table(logins))  # noqa: T201

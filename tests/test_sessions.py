@@ -107,3 +107,7 @@ def test_pool_defaults_do_not_churn_connections() -> None:
     settings = get_settings()
     assert settings.db_max_overflow == 0
     assert settings.db_pool_size >= 20
+    # Admitted requests never wait for a connection: the cap is the pool's size.
+    assert settings.session_limit == settings.db_pool_size
+    assert Settings(db_pool_size=5, db_max_overflow=2).session_limit == 7
+    assert Settings(db_session_limit=0).session_limit == 0

@@ -155,7 +155,7 @@ async def get_async_session(
     hold a session at once; the others wait their turn (see `app/db/admission.py`).
     """
     factory = get_read_session_factory() if read_only else get_session_factory()
-    async with session_slot(get_settings().db_session_limit), session_scope(factory) as session:
+    async with session_slot(get_settings().session_limit), session_scope(factory) as session:
         yield session
 
 
