@@ -7,6 +7,7 @@ is cached, so importing this module is cheap and tests can build their own
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import secrets
@@ -14,7 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from limits import parse as parse_rate_limit
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 logger = logging.getLogger(__name__)
@@ -85,6 +87,18 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     rate_limit_requests: int = Field(default=100, ge=1)
     rate_limit_period: int = Field(default=60, ge=1)
+    rate_limit_strategy: Literal["moving-window", "sliding-window-counter"] = "moving-window"
+    rate_limit_key_prefix: str = Field(default="ratelimit", min_length=1)  # Redis key prefix
+    # Stricter limits in the `limits` notation ("10/minute", "5 per 15 minutes").
+    rate_limit_login: str = "10/minute"  # per client address
+    rate_limit_login_email: str = "5/minute"  # per e-mail address tried
+    rate_limit_password_reset: str = "5/hour"  # per client address
+    rate_limit_password_reset_email: str = "3/hour"  # per e-mail address
+
+    # Operations
+    access_log: bool = True  # one log line per request
+    metrics_enabled: bool = True  # GET /metrics
+    shutdown_timeout: int = Field(default=20, ge=1)  # seconds to finish in-flight requests
 
     # E-mail
     smtp_host: str | None = None
@@ -114,6 +128,24 @@ class Settings(BaseSettings):
                 if key in values:
                     values[key] = _split_csv(values[key])
         return values
+
+    @field_validator(
+        "rate_limit_login",
+        "rate_limit_login_email",
+        "rate_limit_password_reset",
+        "rate_limit_password_reset_email",
+    )
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        parse_rate_limit(value)  # ValueError names the bad string; pydantic names the setting
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # an address or a CIDR network
+        return value
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:
