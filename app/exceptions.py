@@ -206,7 +206,10 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     ):
         return await _database_outage(request, exc)
     logger.exception("unhandled error (request %s)", _request_id(request), exc_info=exc)
-    return error_response(500, AppError.error_code, AppError.default_message)
+    # The id to quote when reporting it: this log line carries it too.
+    return error_response(
+        500, AppError.error_code, AppError.default_message, {"request_id": _request_id(request)}
+    )
 
 
 def register_exception_handlers(app: FastAPI) -> None:
@@ -215,4 +218,10 @@ def register_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for error_type in (OperationalError, InterfaceError, PoolTimeoutError):
         app.add_exception_handler(error_type, _database_outage)
+    # Other driver errors (a plain DBAPIError when the connection was reset, raw
+    # TimeoutError/ConnectionError) get 503 or 500 from `_unexpected_error`, but from
+    # here rather than from the catch-all, which answers outside the middleware (no
+    # request id header, no metrics).
+    for driver_error in (DBAPIError, OSError):
+        app.add_exception_handler(driver_error, _unexpected_error)
     app.add_exception_handler(Exception, _unexpected_error)

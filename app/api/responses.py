@@ -26,4 +26,21 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 COMMON_ERRORS = errors(422, 500, 503)
+
+_RATE_LIMIT_HEADERS = {
+    "Retry-After": "Seconds to wait before retrying",
+    "X-RateLimit-Limit": "Requests allowed in the window",
+    "X-RateLimit-Remaining": "Requests left in the window",
+    "X-RateLimit-Reset": "Seconds until a request is allowed again",
+}
+# Every API route: the body-size limit and the rate limiter answer before routing.
+LIMIT_ERRORS = errors(413) | {
+    429: {
+        **errors(429)[429],
+        "headers": {
+            name: {"description": text, "schema": {"type": "integer"}}
+            for name, text in _RATE_LIMIT_HEADERS.items()
+        },
+    }
+}
 AUTH_ERRORS = errors(401, 403)

@@ -96,6 +96,11 @@ def get_engine() -> AsyncEngine:
     return _engine
 
 
+def current_engine() -> AsyncEngine | None:
+    """The engine if one has been created, without creating it (metrics, shutdown)."""
+    return _engine
+
+
 def get_session_factory() -> async_sessionmaker[AsyncSession]:
     global _session_factory
     if _session_factory is None:
