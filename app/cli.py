@@ -14,10 +14,9 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-import uvicorn
 from pydantic import ValidationError as PydanticValidationError
 
-from app import management
+from app import management, server
 from app.config import get_settings
 from app.core.logging import configure_logging
 from app.db import migrate
@@ -28,19 +27,8 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    settings = get_settings()
-    workers = args.workers or settings.workers
-    uvicorn.run(
-        "app.main:app",
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        workers=workers if not args.reload else None,
-        reload=args.reload,
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
-        access_log=False,  # the request-logging middleware logs every request
-        timeout_graceful_shutdown=20,
-        log_config=None,
+    server.serve(
+        get_settings(), host=args.host, port=args.port, workers=args.workers, reload=args.reload
     )
     return 0
 
