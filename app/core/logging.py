@@ -16,7 +16,8 @@ from typing import Any
 
 from app.config import Settings
 
-_STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# uvicorn adds `color_message` (the message with terminal colours) to its records.
+_STANDARD_ATTRS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
