@@ -206,10 +206,15 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     ):
         return await _database_outage(request, exc)
     logger.exception("unhandled error (request %s)", _request_id(request), exc_info=exc)
-    # The id to quote when reporting it: this log line carries it too.
-    return error_response(
-        500, AppError.error_code, AppError.default_message, {"request_id": _request_id(request)}
-    )
+    return error_response(500, AppError.error_code, AppError.default_message)
+
+
+async def _last_resort(request: Request, exc: Exception) -> JSONResponse:
+    """The catch-all: answered outside the middleware, which adds the request id elsewhere."""
+    response = await _unexpected_error(request, exc)
+    if (request_id := _request_id(request)) != "-":
+        response.headers["X-Request-ID"] = request_id
+    return response
 
 
 def register_exception_handlers(app: FastAPI) -> None:
@@ -224,4 +229,4 @@ def register_exception_handlers(app: FastAPI) -> None:
     # request id header, no metrics).
     for driver_error in (DBAPIError, OSError):
         app.add_exception_handler(driver_error, _unexpected_error)
-    app.add_exception_handler(Exception, _unexpected_error)
+    app.add_exception_handler(Exception, _last_resort)
