@@ -31,17 +31,26 @@ def requests_counted(metrics_text: str, route: str) -> float:
 async def test_metrics_add_up_across_worker_processes(tmp_path: Path) -> None:
     folder = tmp_path / "prometheus"
     env = {"PROMETHEUS_MULTIPROC_DIR": str(folder)}
+    sent = 0
     async with running_server(tmp_path / "server.log", env, workers=2) as server:
-        # New connections each time, so both workers take a share of the requests.
+        # New connections each time, so that both workers take a share of the requests.
         fresh = httpx.Limits(max_keepalive_connections=0)
         async with httpx.AsyncClient(base_url=server.url, limits=fresh) as client:
-            answers = await asyncio.gather(*(client.get(CHEAP_ROUTE) for _ in range(40)))
-            assert {answer.status_code for answer in answers} == {422}
+            for _ in range(10):  # until both workers have served some
+                answers = await asyncio.gather(*(client.get(CHEAP_ROUTE) for _ in range(20)))
+                assert {answer.status_code for answer in answers} == {422}
+                sent += len(answers)
+                if len(counter_writers(folder)) == 2:
+                    break
             scrapes = [(await client.get("/metrics")).text for _ in range(4)]
-        writers = {path.name.split("_")[-1] for path in folder.glob("counter_*.db")}
-    assert len(writers) == 2, "expected both workers to have served requests"
+    assert len(counter_writers(folder)) == 2, "expected both workers to serve requests"
     for text in scrapes:  # whichever worker answered the scrape
-        assert requests_counted(text, "/api/v1/items/{item_id}") == 40
+        assert requests_counted(text, "/api/v1/items/{item_id}") == sent
+
+
+def counter_writers(folder: Path) -> set[str]:
+    """The processes that have counted requests: one counter file per process id."""
+    return {path.name.split("_")[-1] for path in folder.glob("counter_*.db")}
 
 
 async def test_shutdown_lets_a_request_in_flight_finish(tmp_path: Path) -> None:
