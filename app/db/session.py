@@ -9,7 +9,7 @@ first. `engine` and `async_session_factory` are served lazily through the module
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,6 +34,8 @@ _engine: AsyncEngine | None = None
 _session_factory: async_sessionmaker[AsyncSession] | None = None
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+_AFTER_COMMIT = "after_commit_callbacks"
+SQLITE_BEGIN = "sqlite_begin"  # execution option: the BEGIN mode of a transaction
 
 
 def build_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
@@ -67,7 +69,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     """Enforce foreign keys, use WAL, and let SQLAlchemy own transactions.
 
     pysqlite's own transaction handling breaks SAVEPOINT; the documented recipe is
-    to switch it off and emit BEGIN ourselves.
+    to switch it off and emit BEGIN ourselves. Sessions begin IMMEDIATE (see
+    `make_session_factory`): a deferred transaction that reads and then writes fails
+    at once with "database is locked" (busy_timeout does not apply) when another
+    connection, such as a job worker, committed in between; IMMEDIATE takes the write
+    lock up front and waits for it. Plain connections (health checks) stay deferred.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -82,10 +88,13 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        mode = connection.get_execution_options().get(SQLITE_BEGIN, "")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def make_session_factory(bind: Any) -> async_sessionmaker[AsyncSession]:
+    if isinstance(bind, AsyncEngine):
+        bind = bind.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})  # ignored off SQLite
     return async_sessionmaker(bind=bind, expire_on_commit=False, autoflush=False)
 
 
@@ -118,7 +127,11 @@ async def dispose_engine() -> None:
 
 @asynccontextmanager
 async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One session, one transaction: commit on success, roll back on error."""
+    """One session, one transaction: commit on success, roll back on error.
+
+    After a successful commit, the callbacks registered with `after_commit` run, in
+    order; an error there propagates (the request answers with it).
+    """
     async with factory() as session:
         try:
             yield session
@@ -132,6 +145,17 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
         except BaseException:
             await _safe_rollback(session)
             raise
+        for callback in session.info.pop(_AFTER_COMMIT, ()):
+            await callback()
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
+    """Run `callback` once the session's transaction has committed, never if it fails.
+
+    For side effects that must only follow durable data, such as queueing a job that
+    reads the rows of this transaction. In a request they run before the response.
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
 async def _safe_rollback(session: AsyncSession) -> None:
