@@ -111,9 +111,18 @@ class Settings(BaseSettings):
     email_from: str = "Items Service <no-reply@localhost>"
     frontend_url: str = "http://127.0.0.1:8000"
 
-    # Celery
+    # Celery, background jobs (none set: the embedded broker under job_dir)
     celery_broker_url: str | None = None
     celery_result_backend: str | None = None
+    celery_visibility_timeout: int | None = Field(default=None, ge=1)  # None: time limit + 300 s
+    celery_worker_concurrency: int | None = Field(default=None, ge=1)  # None: one per CPU
+    embedded_worker: bool | None = None  # None: `serve` runs a worker when the broker is embedded
+    job_dir: Path | None = None  # None: data_dir / "jobs"
+    job_file_max_age: int = Field(default=24 * 3600, ge=60)
+    job_time_limit: int = Field(default=1800, ge=10)
+    job_max_retries: int = Field(default=5, ge=0)
+    import_max_rows: int = Field(default=100_000, ge=1)
+    import_batch_size: int = Field(default=1000, ge=1, le=10_000)
 
     # Server (python -m app serve)
     host: str = "127.0.0.1"
@@ -177,6 +186,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'app.db'}"
+
+    @property
+    def job_path(self) -> Path:
+        """The folder of job files (uploads, exports, the embedded broker), made absolute."""
+        return (self.job_dir or self.data_dir / "jobs").absolute()
 
     @property
     def signing_key(self) -> str:
