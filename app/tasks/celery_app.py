@@ -15,6 +15,7 @@ to be idempotent for that reason (see `app.tasks.jobs`).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
@@ -28,6 +29,11 @@ SOFT_LIMIT_MARGIN = 30  # seconds a task gets to record its failure before it is
 def is_embedded(settings: Settings) -> bool:
     """True when no broker is configured: tasks go through the embedded folder broker."""
     return not (settings.celery_broker_url or settings.redis_url)
+
+
+def spool_dir(settings: Settings) -> Path:
+    """The embedded broker's folder."""
+    return settings.job_path / "broker"
 
 
 def visibility_timeout(settings: Settings) -> int:
@@ -84,7 +90,7 @@ def _embedded_config(settings: Settings) -> dict[str, Any]:
         "broker_url": "filesystem://localhost/",
         "broker_transport": EMBEDDED_TRANSPORT,
         "broker_transport_options": {
-            "spool_dir": str(settings.job_path / "broker"),
+            "spool_dir": str(spool_dir(settings)),
             "polling_interval": 0.1,
         },
         # Remote control and events broadcast to every worker (fanout): a folder broker

@@ -17,9 +17,10 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 from app.config import Settings
-from app.tasks.celery_app import celery_app, is_embedded
+from app.tasks.celery_app import celery_app, is_embedded, spool_dir
 
 logger = logging.getLogger(__name__)
 
@@ -68,10 +69,17 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 
 class EmbeddedWorker:
-    """A `python -m app worker` child process, kept running until `stop()`."""
+    """A `python -m app worker` child process, kept running until `stop()`.
 
-    def __init__(self, command: Sequence[str]) -> None:
+    Stopping a worker that holds no message of the embedded broker kills it at
+    once: Celery's warm shutdown of an idle worker takes several seconds. A busy one
+    gets a warm shutdown to finish its task; if it is killed after all, the task is
+    delivered again at the next start (late acknowledgement, idempotent jobs).
+    """
+
+    def __init__(self, command: Sequence[str], spool_dir: Path | None) -> None:
         self.command = list(command)
+        self.spool_dir = spool_dir  # None: another broker, whose state is not visible here
         self.process: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -89,13 +97,24 @@ class EmbeddedWorker:
             process = self.process
         if process is None or process.poll() is not None:
             return
+        if not self._busy(process.pid):
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return
         process.send_signal(signal.SIGTERM)  # warm shutdown: running tasks finish
         try:
             process.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             logger.warning("worker did not stop in %.0f s; killing it", STOP_TIMEOUT)
-            process.kill()  # its unfinished task is redelivered at the next start
+            os.killpg(process.pid, signal.SIGKILL)  # its task comes back at the next start
             process.wait()
+
+    def _busy(self, pid: int) -> bool:
+        """Whether the worker holds a message (its folder in the broker is not empty)."""
+        if self.spool_dir is None:
+            return True
+        inboxes = (self.spool_dir / "unacked").glob(f"*-{pid}-*")
+        return any(any(inbox.iterdir()) for inbox in inboxes if inbox.is_dir())
 
     def _spawn(self) -> None:
         with self._lock:
@@ -131,7 +150,9 @@ def embedded_worker(settings: Settings) -> Iterator[EmbeddedWorker | None]:
         sys.executable, "-m", "app", "worker",
         f"--concurrency={concurrency}", f"--exit-with-parent={os.getpid()}",
     ]  # fmt: skip
-    worker = EmbeddedWorker(command)
+    worker = EmbeddedWorker(
+        command, spool_dir=spool_dir(settings) if is_embedded(settings) else None
+    )
     # uvicorn re-raises the SIGTERM it caught once it has shut down; with the default
     # handler that would end this process before the worker is stopped.
     previous = signal.signal(signal.SIGTERM, _exit_quietly)
