@@ -37,10 +37,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    settings = get_settings()
     argv = worker_argv(
-        get_settings(),
+        settings,
         concurrency=args.concurrency,
-        loglevel=args.loglevel,
+        loglevel=args.loglevel or settings.log_level,
         pool=args.pool,
         hostname=args.hostname,
     )
@@ -114,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--concurrency", type=int, help="tasks at once (CELERY_WORKER_CONCURRENCY; default: CPUs)"
     )
-    worker.add_argument("--loglevel", default="INFO", help="log level (default INFO)")
+    worker.add_argument("--loglevel", help="log level (default: LOG_LEVEL)")
     worker.add_argument(
         "--pool",
         default="prefork",
