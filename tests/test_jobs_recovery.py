@@ -29,7 +29,7 @@ BATCH = 80
 def broker(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Iterator[Broker]:
     # Small batches: the kill lands between commits. A short visibility timeout: Redis
     # hands the unacknowledged task out again after a few seconds, not half an hour.
-    settings = {"IMPORT_BATCH_SIZE": str(BATCH), "CELERY_VISIBILITY_TIMEOUT": "4"}
+    settings = {"IMPORT_BATCH_SIZE": str(BATCH), "CELERY_VISIBILITY_TIMEOUT": "2"}
     with use_broker(request.param, tmp_path / "jobs", **settings) as chosen:
         yield chosen
 
