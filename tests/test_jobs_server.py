@@ -1,7 +1,8 @@
-"""Black-box: `python -m app serve` with no broker configured runs jobs by itself.
+"""Black-box: `make run`'s two commands, with nothing configured, run jobs by themselves.
 
-This is what `make run` does after migrating: the server starts a worker process on
-the embedded broker, and stops it when it stops.
+`python -m app migrate`, then `python -m app serve`: SQLite under DATA_DIR, and the
+server starts a worker process on the embedded broker and stops it when it stops.
+(About the embedded defaults, so SQLite only; the job tests cover PostgreSQL.)
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-pytestmark = pytest.mark.usefixtures("database_url")
 
 
 def _free_port() -> int:
@@ -45,12 +44,14 @@ def _children_of(pid: int) -> list[int]:
 
 
 @pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": str(tmp_path), "PORT": str(port)}
-    for name in ("CELERY_BROKER_URL", "REDIS_URL", "JOB_DIR", "EMBEDDED_WORKER"):
+    env = {**os.environ, "DATA_DIR": str(tmp_path), "PORT": str(port)}
+    for name in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "JOB_DIR", "EMBEDDED_WORKER"):
         env.pop(name, None)
     log = (tmp_path / "serve.log").open("wb")
+    migrate = [sys.executable, "-m", "app", "migrate"]
+    subprocess.run(migrate, env=env, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=60)
     process = subprocess.Popen(
         [sys.executable, "-m", "app", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
     )
