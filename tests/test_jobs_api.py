@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import get_settings
 from app.models.job import Job
@@ -260,3 +261,39 @@ async def test_openapi_describes_the_upload(client: httpx.AsyncClient) -> None:
     file_field = body["content"]["multipart/form-data"]["schema"]["properties"]["file"]
     assert file_field["format"] == "binary"
     assert "/api/v1/tasks/{task_id}/download" in schema["paths"]
+
+
+async def test_no_database_lock_is_held_while_an_upload_streams(
+    live_client: httpx.AsyncClient,
+    committed_factory: async_sessionmaker[AsyncSession],
+    job_dir: Path,
+) -> None:
+    # On SQLite a session's transaction holds the write lock: if the one that
+    # authenticated the upload stayed open while the body arrives, this write would
+    # wait for the whole upload (here: forever, as the upload waits for the write).
+    async with committed_factory.begin() as session:
+        headers = auth_headers(await make_user(session))
+    boundary = "b0undary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n'
+        "Content-Type: text/csv\r\n\r\ntitle,price\n"
+    ).encode()
+    written: list[int] = []
+
+    async def body() -> AsyncIterator[bytes]:
+        yield head
+        async with committed_factory.begin() as other:  # another writer, mid-upload
+            user = await make_user(other)
+        written.append(user.id)
+        yield b"Lamp,1\n" + f"\r\n--{boundary}--\r\n".encode()
+
+    response = await asyncio.wait_for(
+        live_client.post(
+            IMPORT,
+            content=body(),
+            headers={**headers, "content-type": f"multipart/form-data; boundary={boundary}"},
+        ),
+        timeout=8,
+    )
+    assert response.status_code == 202, response.text
+    assert len(written) == 1

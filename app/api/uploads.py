@@ -20,6 +20,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from app.config import get_settings
+from app.db.session import SessionDep
 from app.exceptions import PayloadTooLargeError, ValidationError
 from app.services.item_import import StoredUpload, detect_format
 
@@ -156,8 +157,14 @@ async def receive_upload(request: Request, job_path: Path, *, limit: int) -> Sto
     )
 
 
-async def stored_upload(request: Request) -> AsyncIterator[StoredUpload]:
-    """The request's import file, saved; removed again if the request fails."""
+async def stored_upload(request: Request, session: SessionDep) -> AsyncIterator[StoredUpload]:
+    """The request's import file, saved; removed again if the request fails.
+
+    The transaction that authenticated the caller (reads only) is ended first, so no
+    database lock (SQLite) or pooled connection (PostgreSQL) waits on a slow upload.
+    """
+    if session.in_transaction():
+        await session.commit()
     settings = get_settings()
     upload = await receive_upload(request, settings.job_path, limit=settings.max_import_size)
     try:
