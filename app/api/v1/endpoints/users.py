@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from app.api.params import Pagination, UserId
-from app.api.responses import AUTH_ERRORS, errors
+from app.api.responses import AUTH_ERRORS, errors, link, links
 from app.dependencies import CurrentUser, ItemServiceDep, Superuser, UserServiceDep
 from app.models.item import Item
 from app.models.user import User
@@ -15,12 +15,25 @@ from app.services.item import ItemFilters
 
 router = APIRouter(prefix="/users", tags=["users"])
 
+_USER_ID = {"user_id": "$response.body#/id"}
+USER_LINKS = {
+    "ReadUser": link("read_user", "Read the profile", parameters=_USER_ID),
+    "UpdateUser": link("update_user", "Change the user (superuser)", parameters=_USER_ID),
+    "DeleteUser": link("delete_user", "Delete the user (superuser)", parameters=_USER_ID),
+    "ListUserItems": link("list_user_items", "The user's items", parameters=_USER_ID),
+}
+_CREDENTIALS = {"email": "$request.body#/email", "password": "$request.body#/password"}
+REGISTRATION_LINKS = {
+    **USER_LINKS,
+    "Login": link("login", "Log in with the new account", body=_CREDENTIALS),
+}
+
 
 @router.post(
     "",
     response_model=UserResponse,
     status_code=status.HTTP_201_CREATED,
-    responses=errors(409, 422),
+    responses=errors(409, 422) | links(201, **REGISTRATION_LINKS),
 )
 async def register_user(data: UserCreate, users: UserServiceDep) -> User:
     """Create an account and e-mail a verification link. Role fields are ignored."""
@@ -33,7 +46,7 @@ async def list_users(_: Superuser, users: UserServiceDep, paging: Pagination) ->
     return await users.get_paginated(paging.page, paging.page_size)
 
 
-@router.get("/me", response_model=UserWithItems, responses=AUTH_ERRORS)
+@router.get("/me", response_model=UserWithItems, responses=AUTH_ERRORS | links(200, **USER_LINKS))
 async def read_me(user: CurrentUser, users: UserServiceDep) -> UserWithItems:
     """Your profile, with your most recent items (at most 100)."""
     items = await users.recent_items(user)
