@@ -1,0 +1,126 @@
+"""Run Schemathesis (its CLI, as anyone would) against a real server, and judge the run.
+
+A run fails when Schemathesis reports a failure, an error or a warning listed in
+`schemathesis.toml`, or when the server logged a traceback (an exception that did
+not become a clean error response).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.fuzz.server import REPO, Server, fresh_database, make_workdir, running_server
+
+CONFIG = Path(__file__).with_name("schemathesis.toml")
+PHASES = "examples,coverage,fuzzing,stateful"
+FUZZ_EMAIL = "fuzz-admin@example.com"
+FUZZ_PASSWORD = "Fuzz-Admin-Password-1"
+REPORT_LIMIT = 30_000
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    max_examples: int = 25
+    max_time: int | None = None  # seconds; fuzzing and stateful phases repeat until spent
+    seed: int | None = None
+    workers: int = 1  # more threads hit a CPython 3.11 bug in ast.parse (hypothesis lambdas)
+    extra_args: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class FuzzResult:
+    returncode: int
+    output: str
+    server_log: str
+
+    @property
+    def server_tracebacks(self) -> bool:
+        return "Traceback (most recent call last)" in self.server_log
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.server_tracebacks
+
+    def report(self) -> str:
+        """What a reader needs: Schemathesis' findings and summary, and the server's errors."""
+        output = self.output
+        for marker in ("= ERRORS =", "= FAILURES =", "= WARNINGS =", "= SUMMARY ="):
+            at = output.find(marker)
+            if at != -1:
+                output = output[output.rfind("\n", 0, at) + 1 :]
+                break
+        parts = [f"schemathesis exited with {self.returncode}", _shorten(output)]
+        if self.server_tracebacks:
+            parts += ["server log:", _shorten(self.server_log)]
+        return "\n".join(parts)
+
+
+def _shorten(text: str) -> str:
+    """The start (first findings) and the end (summary) of a long text."""
+    if len(text) <= REPORT_LIMIT:
+        return text
+    half = REPORT_LIMIT // 2
+    return (
+        f"{text[:half]}\n[... {len(text) - REPORT_LIMIT} characters left out ...]\n{text[-half:]}"
+    )
+
+
+def schemathesis_command(server: Server, budget: Budget, report_dir: Path) -> list[str]:
+    command = [
+        sys.executable, "-m", "schemathesis.cli",
+        "--config-file", str(CONFIG),
+        "run", f"{server.base_url}/openapi.json",
+        "--checks", "all",
+        "--phases", PHASES,
+        "--max-examples", str(budget.max_examples),
+        "--workers", str(budget.workers),
+        "--generation-database", "none",
+        "--request-timeout", "30",
+        "--no-color",
+        "--report", "junit",
+        "--report-dir", str(report_dir),
+    ]  # fmt: skip
+    if budget.max_time is not None:
+        command += ["--max-time", str(budget.max_time)]
+    if budget.seed is not None:
+        command += ["--seed", str(budget.seed)]
+    return [*command, *budget.extra_args]
+
+
+def fuzz_server(
+    server: Server, budget: Budget, report_dir: Path, *, stream: bool = False
+) -> FuzzResult:
+    env = {
+        **server.env,
+        "SCHEMATHESIS_HOOKS": "tests.fuzz.hooks",
+        "FUZZ_LOGIN_URL": f"{server.base_url}/api/v1/auth/login",
+        "FUZZ_EMAIL": FUZZ_EMAIL,
+        "FUZZ_PASSWORD": FUZZ_PASSWORD,
+    }
+    command = schemathesis_command(server, budget, report_dir)
+    if stream:  # a long run shows its progress as it goes
+        returncode = subprocess.run(command, cwd=REPO, env=env, check=False).returncode
+        return FuzzResult(returncode, "", server.log())
+    completed = subprocess.run(
+        command, cwd=REPO, env=env, check=False, capture_output=True, text=True, errors="replace"
+    )
+    return FuzzResult(completed.returncode, completed.stdout + completed.stderr, server.log())
+
+
+def fuzz(postgres_url: str | None, budget: Budget, *, stream: bool = False) -> FuzzResult:
+    """Fresh database, real server, one Schemathesis run; everything stopped afterwards."""
+    workdir = make_workdir()
+    with (
+        fresh_database(postgres_url, workdir) as database_url,
+        running_server(database_url, workdir) as server,
+    ):
+        return fuzz_server(server, budget, workdir / "report", stream=stream)
+
+
+def default_seed() -> int | None:
+    seed = os.environ.get("FUZZ_SEED")
+    return int(seed) if seed else None
