@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from fastapi import Response, status
+
 from app.schemas.common import ErrorResponse
 
 _DESCRIPTIONS = {
@@ -55,6 +57,10 @@ def links(status_code: int, **targets: dict[str, Any]) -> Responses:
     """`responses=` entry adding links (named by the keywords) to a success response."""
     return {status_code: {"links": targets}}
 
+
+# Route settings for "204 No Content": FastAPI's default response class would still
+# send `Content-Type: application/json` with the empty body.
+NO_CONTENT: dict[str, Any] = {"status_code": status.HTTP_204_NO_CONTENT, "response_class": Response}
 
 COMMON_ERRORS = errors(422, 500, 503)
 

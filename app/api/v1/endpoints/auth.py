@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import ValidationError as PydanticValidationError
 
-from app.api.responses import AUTH_ERRORS, errors, link, links
+from app.api.responses import AUTH_ERRORS, NO_CONTENT, errors, link, links
 from app.dependencies import AuthServiceDep, CurrentUser
 from app.exceptions import ValidationError, format_validation_errors
 from app.schemas.auth import (
@@ -84,13 +84,13 @@ async def refresh_tokens(data: RefreshRequest, auth: AuthServiceDep) -> TokenRes
     return await auth.refresh(data.refresh_token)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 422))
+@router.post("/logout", **NO_CONTENT, responses=errors(401, 422))
 async def logout(data: RefreshRequest, auth: AuthServiceDep) -> None:
     """Revoke the session (token family) this refresh token belongs to."""
     await auth.logout(data.refresh_token)
 
 
-@router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403))
+@router.post("/logout-all", **NO_CONTENT, responses=errors(401, 403))
 async def logout_all(user: CurrentUser, auth: AuthServiceDep) -> None:
     """Revoke every session of the caller and every access token issued so far."""
     await auth.logout_all(user)
