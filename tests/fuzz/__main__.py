@@ -35,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = fuzz(args.database_url, budget, stream=True)
     if result.server_tracebacks:
         sys.stdout.write("The server logged tracebacks:\n" + result.server_log[-20_000:] + "\n")
+    if result.workdir is not None:
+        sys.stdout.write(f"Reports, server log and database kept in {result.workdir}\n")
     return 0 if result.ok else 1
 
 

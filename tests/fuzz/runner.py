@@ -8,9 +8,10 @@ not become a clean error response).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tests.fuzz.server import REPO, Server, fresh_database, make_workdir, running_server
@@ -36,6 +37,7 @@ class FuzzResult:
     returncode: int
     output: str
     server_log: str
+    workdir: Path | None = None  # kept after a failed run: report, server log, database
 
     @property
     def server_tracebacks(self) -> bool:
@@ -54,6 +56,8 @@ class FuzzResult:
                 output = output[output.rfind("\n", 0, at) + 1 :]
                 break
         parts = [f"schemathesis exited with {self.returncode}", _shorten(output)]
+        if self.workdir is not None:
+            parts.append(f"reports, server log and database kept in {self.workdir}")
         if self.server_tracebacks:
             parts += ["server log:", _shorten(self.server_log)]
         return "\n".join(parts)
@@ -112,13 +116,20 @@ def fuzz_server(
 
 
 def fuzz(postgres_url: str | None, budget: Budget, *, stream: bool = False) -> FuzzResult:
-    """Fresh database, real server, one Schemathesis run; everything stopped afterwards."""
+    """Fresh database, real server, one Schemathesis run; everything stopped afterwards.
+
+    The working directory is deleted after a clean run and kept after a failed one.
+    """
     workdir = make_workdir()
     with (
         fresh_database(postgres_url, workdir) as database_url,
         running_server(database_url, workdir) as server,
     ):
-        return fuzz_server(server, budget, workdir / "report", stream=stream)
+        result = fuzz_server(server, budget, workdir / "report", stream=stream)
+    if result.ok:
+        shutil.rmtree(workdir, ignore_errors=True)
+        return result
+    return replace(result, workdir=workdir)
 
 
 def default_seed() -> int | None:
