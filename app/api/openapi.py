@@ -8,7 +8,8 @@ checks every response against, so it must describe exactly what the service does
 - Query, path and header parameters never take `null`: FastAPI documents `x: int |
   None = None` as "integer or null", but a query string cannot carry a null (an
   empty `?x=` is an empty string); leaving the parameter out is how to send none.
-- Any operation with a request body may answer 413 (the body-size limit).
+- Any operation with a request body may answer 413 (the body-size limit); any that
+  needs a token may answer 401 (bad token) and 403 (disabled account, missing role).
 - Error responses document the headers that come with them: `WWW-Authenticate` on
   401, `Retry-After` on 429.
 """
@@ -69,8 +70,11 @@ def complete(document: OpenAPIDocument) -> OpenAPIDocument:
             if parameter.get("in") != "cookie" and "schema" in parameter:
                 parameter["schema"] = _without_null(parameter["schema"])
         responses = operation.setdefault("responses", {})
-        if "requestBody" in operation and "413" not in responses:
-            responses["413"] = _error_response(413)
+        if "requestBody" in operation:
+            responses.setdefault("413", _error_response(413))
+        if operation.get("security"):
+            for status_code in (401, 403):
+                responses.setdefault(str(status_code), _error_response(status_code))
         for status, headers in _ERROR_HEADERS.items():
             if status in responses:
                 responses[status].setdefault("headers", {}).update(headers)
