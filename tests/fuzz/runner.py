@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tests.fuzz.server import REPO, Server, fresh_database, make_workdir, running_server
@@ -21,6 +21,7 @@ PHASES = "examples,coverage,fuzzing,stateful"
 FUZZ_EMAIL = "fuzz-admin@example.com"
 FUZZ_PASSWORD = "Fuzz-Admin-Password-1"
 REPORT_LIMIT = 30_000
+_SECTIONS = ("= ERRORS =", "= FAILURES =", "= WARNINGS =", "= SUMMARY =")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +30,6 @@ class Budget:
     max_time: int | None = None  # seconds; fuzzing and stateful phases repeat until spent
     seed: int | None = None
     workers: int = 1  # more threads hit a CPython 3.11 bug in ast.parse (hypothesis lambdas)
-    extra_args: tuple[str, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +50,9 @@ class FuzzResult:
     def report(self) -> str:
         """What a reader needs: Schemathesis' findings and summary, and the server's errors."""
         output = self.output
-        for marker in ("= ERRORS =", "= FAILURES =", "= WARNINGS =", "= SUMMARY ="):
-            at = output.find(marker)
-            if at != -1:
-                output = output[output.rfind("\n", 0, at) + 1 :]
-                break
+        found = [output.find(marker) for marker in _SECTIONS if marker in output]
+        if found:  # from the first section header on: the progress lines say little
+            output = output[output.rfind("\n", 0, min(found)) + 1 :]
         parts = [f"schemathesis exited with {self.returncode}", _shorten(output)]
         if self.workdir is not None:
             parts.append(f"reports, server log and database kept in {self.workdir}")
@@ -92,7 +90,7 @@ def schemathesis_command(server: Server, budget: Budget, report_dir: Path) -> li
         command += ["--max-time", str(budget.max_time)]
     if budget.seed is not None:
         command += ["--seed", str(budget.seed)]
-    return [*command, *budget.extra_args]
+    return command
 
 
 def fuzz_server(
