@@ -76,8 +76,10 @@ def complete(document: OpenAPIDocument) -> OpenAPIDocument:
             for status_code in (401, 403):
                 responses.setdefault(str(status_code), _error_response(status_code))
         for status, headers in _ERROR_HEADERS.items():
-            if status in responses:
-                responses[status].setdefault("headers", {}).update(headers)
+            if status in responses:  # a route's own description of a header wins
+                documented = responses[status].setdefault("headers", {})
+                for name, header in headers.items():
+                    documented.setdefault(name, header)
     return document
 
 
