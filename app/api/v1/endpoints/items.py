@@ -52,14 +52,14 @@ async def create_item(data: ItemCreate, user: ItemAuthor, items: ItemServiceDep)
     return await items.create_for(data, owner=user)
 
 
-@router.get("/{item_id}", response_model=ItemResponse, responses=errors(404))
+@router.get("/{item_id:int}", response_model=ItemResponse, responses=errors(404))
 async def read_item(item_id: ItemId, items: ItemServiceDep) -> Item:
     """One item."""
     return await items.get_by_id(item_id)
 
 
 @router.patch(
-    "/{item_id}",
+    "/{item_id:int}",
     response_model=ItemResponse,
     responses=AUTH_ERRORS | errors(404) | links(200, **ITEM_LINKS),
 )
@@ -70,7 +70,9 @@ async def update_item(
     return await items.update(await items.get_owned(item_id, by=user), data)
 
 
-@router.delete("/{item_id}", response_model=MessageResponse, responses=AUTH_ERRORS | errors(404))
+@router.delete(
+    "/{item_id:int}", response_model=MessageResponse, responses=AUTH_ERRORS | errors(404)
+)
 async def delete_item(item_id: ItemId, user: CurrentUser, items: ItemServiceDep) -> MessageResponse:
     """Delete an item you own (or any item, as a superuser)."""
     await items.delete(await items.get_owned(item_id, by=user))

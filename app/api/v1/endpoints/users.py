@@ -67,13 +67,15 @@ async def delete_me(user: CurrentUser, users: UserServiceDep) -> MessageResponse
     return MessageResponse(message="Account deleted")
 
 
-@router.get("/{user_id}", response_model=UserResponse, responses=AUTH_ERRORS | errors(404))
+@router.get("/{user_id:int}", response_model=UserResponse, responses=AUTH_ERRORS | errors(404))
 async def read_user(user_id: UserId, _: CurrentUser, users: UserServiceDep) -> User:
     """A user's profile."""
     return await users.get_by_id(user_id)
 
 
-@router.patch("/{user_id}", response_model=UserResponse, responses=AUTH_ERRORS | errors(404, 409))
+@router.patch(
+    "/{user_id:int}", response_model=UserResponse, responses=AUTH_ERRORS | errors(404, 409)
+)
 async def update_user(
     user_id: UserId, data: UserAdminUpdate, _: Superuser, users: UserServiceDep
 ) -> User:
@@ -81,7 +83,9 @@ async def update_user(
     return await users.update(await users.get_by_id(user_id), data)
 
 
-@router.delete("/{user_id}", response_model=MessageResponse, responses=AUTH_ERRORS | errors(404))
+@router.delete(
+    "/{user_id:int}", response_model=MessageResponse, responses=AUTH_ERRORS | errors(404)
+)
 async def delete_user(user_id: UserId, _: Superuser, users: UserServiceDep) -> MessageResponse:
     """Delete a user and their items (superuser only)."""
     await users.delete(await users.get_by_id(user_id))
@@ -89,7 +93,7 @@ async def delete_user(user_id: UserId, _: Superuser, users: UserServiceDep) -> M
 
 
 @router.get(
-    "/{user_id}/items",
+    "/{user_id:int}/items",
     response_model=PaginatedResponse[ItemResponse],
     responses=AUTH_ERRORS | errors(404),
 )
