@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import get_settings
+from app.models.item import Item
 from app.models.job import Job
 from tests.factories import auth_headers, make_user
 from tests.workers import use_broker
@@ -92,6 +93,8 @@ async def test_import_asks_for_a_token_before_reading_the_body(
     ("content", "name", "message"),
     [
         (b"title,price\n\xff\xfe,1\n", "items.csv", "not valid UTF-8"),
+        (b"title,price\ncaf\xe9,1\n", "items.csv", "not valid UTF-8"),  # Latin-1
+        ("title,price\nLamp,1\n".encode("utf-16"), "items.csv", "not valid UTF-8"),
         (b"\n\n", "items.csv", "empty"),
         (b"title,description\nLamp,Brass\n", "items.csv", "missing: price"),
         (b"title,price,Title\nLamp,1,x\n", "items.csv", "repeats title"),
@@ -102,7 +105,7 @@ async def test_import_asks_for_a_token_before_reading_the_body(
 )
 @pytest.mark.parametrize("limits", [{"IMPORT_MAX_ROWS": "3"}], indirect=True)
 @pytest.mark.usefixtures("limits")
-async def test_unusable_file_is_refused_and_nothing_is_kept(
+async def test_unusable_file_fails_its_task_at_once_and_nothing_is_kept(
     client: httpx.AsyncClient,
     session: AsyncSession,
     job_dir: Path,
@@ -110,17 +113,20 @@ async def test_unusable_file_is_refused_and_nothing_is_kept(
     name: str,
     message: str,
 ) -> None:
+    # Any file matches the upload's schema, so it is accepted; its task says why it failed.
     user = await make_user(session)
     response = await client.post(
         IMPORT, files={"file": (name, content, "text/csv")}, headers=auth_headers(user)
     )
-    assert response.status_code == 422, response.text
-    error = response.json()["error"]
-    assert error["code"] == "VALIDATION_ERROR"
-    assert message in error["message"]
-    assert error["details"]["errors"][0]["field"] == "body.file"
+    assert response.status_code == 202, response.text
+    task = await client.get(f"{TASKS}/{response.json()['task_id']}", headers=auth_headers(user))
+    assert task.json()["status"] == "FAILURE"
+    assert message in task.json()["error"]
+    assert task.json()["result"] is None
     assert _uploads(job_dir) == []
-    assert await _job_count(session) == 0
+    assert list((job_dir / "broker" / "queue").glob("*.msg")) == []  # nothing to run
+    owned = select(func.count()).select_from(Item).where(Item.owner_id == user.id)
+    assert await session.scalar(owned) == 0
 
 
 @pytest.mark.parametrize(

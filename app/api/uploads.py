@@ -41,6 +41,7 @@ UPLOAD_OPENAPI: dict[str, Any] = {
                         FIELD: {
                             "type": "string",
                             "format": "binary",
+                            "minLength": 1,  # an empty file is refused (422)
                             "description": "CSV with a header row (title,description,price), "
                             "or JSON Lines when the name ends in .jsonl or the part's type "
                             "is application/x-ndjson",

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import get_settings
 from app.db.base import utcnow
 from app.db.session import SessionDep, after_commit
-from app.exceptions import ConflictError, NotFoundError, ServiceError, ValidationError
+from app.exceptions import ConflictError, NotFoundError, ServiceError
 from app.models.job import Job, JobKind
 from app.models.user import User
 from app.services.item_import import ImportFileError, StoredUpload, count_rows
@@ -37,16 +37,21 @@ class JobService:
         self.settings = get_settings()
 
     async def create_import(self, upload: StoredUpload, *, owner: User) -> Job:
-        """Check the uploaded file's structure, record the job, queue it after commit."""
+        """Check the uploaded file's structure, record the job, queue it after commit.
+
+        A file that cannot be imported at all (not UTF-8, no usable header, too many
+        rows...) is accepted all the same: any file matches the upload's schema, so
+        refusing it would be a 4xx to valid input. Its task is recorded as failed at
+        once, with the reason as the task's error, and the file is not kept.
+        """
         path = self.settings.job_path / upload.name
         try:
             rows = await anyio.to_thread.run_sync(
                 lambda: count_rows(path, upload.format, max_rows=self.settings.import_max_rows)
             )
         except ImportFileError as exc:
-            raise ValidationError(
-                str(exc), details={"errors": [{"field": "body.file", "message": str(exc)}]}
-            ) from exc
+            await anyio.Path(path).unlink(missing_ok=True)
+            return await self._record_failure("import", owner, error=str(exc))
         return await self._create(
             "import", owner, source_file=upload.name, source_format=upload.format, total_rows=rows
         )
@@ -81,6 +86,21 @@ class JobService:
         self.session.add(job)
         await self.session.flush()
         after_commit(self.session, lambda: self._publish(job))
+        return job
+
+    async def _record_failure(self, kind: JobKind, owner: User, *, error: str) -> Job:
+        """A job that failed before it could start: nothing to queue."""
+        now = utcnow()
+        job = Job(
+            task_id=str(uuid.uuid4()),
+            kind=kind,
+            owner_id=owner.id,
+            status="FAILURE",
+            error=error,
+            finished_at=now,
+        )
+        self.session.add(job)
+        await self.session.flush()
         return job
 
     async def _publish(self, job: Job) -> None:
