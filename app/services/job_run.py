@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.db.base import utcnow
 from app.db.session import session_scope
@@ -53,16 +54,20 @@ async def start_job(
 ) -> Job | None:
     """The job of this task, marked STARTED if it was waiting.
 
-    None when there is no such job: it was deleted with its owner, or the message
-    outlived its database (a task id must match its job's).
+    None when there is no such job: it was deleted with its owner (before this read,
+    or between it and the write), or the message outlived its database (a task id
+    must match its job's).
     """
-    async with session_scope(factory) as session:
-        job = await session.get(Job, job_id)
-        if job is None or job.task_id != task_id:
-            return None
-        if job.status == "PENDING":
-            job.status, job.started_at = "STARTED", utcnow()
-        return job
+    try:
+        async with session_scope(factory) as session:
+            job = await session.get(Job, job_id)
+            if job is None or job.task_id != task_id:
+                return None
+            if job.status == "PENDING":
+                job.status, job.started_at = "STARTED", utcnow()
+            return job
+    except StaleDataError:  # the UPDATE found no row: deleted in the meantime
+        return None
 
 
 async def fail_job(run: JobRun, job: Job, message: str) -> None:
