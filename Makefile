@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+FUZZ_TIME ?= 300
 
 .PHONY: install run test lint format fuzz bench clean
 
@@ -20,6 +21,9 @@ run: install  ## serve on the embedded defaults (SQLite under ./data, no other s
 
 test: install  ## SQLite always; PostgreSQL/Redis too when TEST_DATABASE_URL/TEST_REDIS_URL are set
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+fuzz: install  ## Schemathesis for FUZZ_TIME seconds against a real server (PostgreSQL with TEST_DATABASE_URL)
+	$(BIN)/python -m tests.fuzz --max-time $(FUZZ_TIME) $(FUZZ_ARGS)
 
 lint: install
 	$(BIN)/ruff check app tests bench

@@ -1,4 +1,4 @@
-"""`python -m app ...`: serve, migrate, makemigration, create-superuser, seed, openapi.
+"""`python -m app ...`: serve, worker, migrate, makemigration, create-superuser, seed, openapi.
 
 Commands that need the database run their own event loop; they reuse the services
 so the rules (password policy, unique e-mails) are the same as over HTTP.
@@ -14,13 +14,13 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-import uvicorn
 from pydantic import ValidationError as PydanticValidationError
 
-from app import management
+from app import management, server
 from app.config import get_settings
 from app.core.logging import configure_logging
 from app.db import migrate
+from app.tasks.worker import embedded_worker, run_worker, worker_argv
 
 logger = logging.getLogger("app.cli")
 
@@ -29,19 +29,23 @@ Handler = Callable[[argparse.Namespace], int]
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = get_settings()
-    workers = args.workers or settings.workers
-    uvicorn.run(
-        "app.main:app",
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        workers=workers if not args.reload else None,
-        reload=args.reload,
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
-        access_log=False,  # the request-logging middleware logs every request
-        timeout_graceful_shutdown=20,
-        log_config=None,
+    with embedded_worker(settings):  # jobs run with no broker configured (see app.tasks)
+        server.serve(
+            settings, host=args.host, port=args.port, workers=args.workers, reload=args.reload
+        )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    argv = worker_argv(
+        settings,
+        concurrency=args.concurrency,
+        loglevel=args.loglevel or settings.log_level,
+        pool=args.pool,
+        hostname=args.hostname,
     )
+    run_worker(argv, parent_pid=args.exit_with_parent)
     return 0
 
 
@@ -106,6 +110,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="worker processes (WORKERS)")
     serve.add_argument("--reload", action="store_true", help="restart on code changes")
     serve.set_defaults(handler=cmd_serve)
+
+    worker = commands.add_parser("worker", help="run a Celery worker for background jobs")
+    worker.add_argument(
+        "--concurrency", type=int, help="tasks at once (CELERY_WORKER_CONCURRENCY; default: CPUs)"
+    )
+    worker.add_argument("--loglevel", help="log level (default: LOG_LEVEL)")
+    worker.add_argument(
+        "--pool",
+        default="prefork",
+        choices=["prefork", "threads", "solo"],
+        help="execution pool (time limits need prefork)",
+    )
+    worker.add_argument("--hostname", help="worker name, e.g. worker1@%%h")
+    worker.add_argument("--exit-with-parent", type=int, metavar="PID", help=argparse.SUPPRESS)
+    worker.set_defaults(handler=cmd_worker)
 
     upgrade = commands.add_parser("migrate", help="apply migrations (upgrade to head)")
     upgrade.add_argument("--revision", default="head", help="target revision")

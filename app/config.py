@@ -7,6 +7,7 @@ is cached, so importing this module is cheap and tests can build their own
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import secrets
@@ -14,7 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from limits import parse as parse_rate_limit
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 logger = logging.getLogger(__name__)
@@ -88,6 +90,18 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     rate_limit_requests: int = Field(default=100, ge=1)
     rate_limit_period: int = Field(default=60, ge=1)
+    rate_limit_strategy: Literal["moving-window", "sliding-window-counter"] = "moving-window"
+    rate_limit_key_prefix: str = Field(default="ratelimit", min_length=1)  # Redis key prefix
+    # Stricter limits in the `limits` notation ("10/minute", "5 per 15 minutes").
+    rate_limit_login: str = "10/minute"  # per client address
+    rate_limit_login_email: str = "5/minute"  # per e-mail address tried
+    rate_limit_password_reset: str = "5/hour"  # per client address
+    rate_limit_password_reset_email: str = "3/hour"  # per e-mail address
+
+    # Operations
+    access_log: bool = True  # one log line per request
+    metrics_enabled: bool = True  # GET /metrics
+    shutdown_timeout: int = Field(default=20, ge=1)  # seconds to finish in-flight requests
 
     # E-mail
     smtp_host: str | None = None
@@ -100,9 +114,18 @@ class Settings(BaseSettings):
     email_from: str = "Items Service <no-reply@localhost>"
     frontend_url: str = "http://127.0.0.1:8000"
 
-    # Celery
+    # Celery, background jobs (none set: the embedded broker under job_dir)
     celery_broker_url: str | None = None
     celery_result_backend: str | None = None
+    celery_visibility_timeout: int | None = Field(default=None, ge=1)  # None: time limit + 300 s
+    celery_worker_concurrency: int | None = Field(default=None, ge=1)  # None: one per CPU
+    embedded_worker: bool | None = None  # None: `serve` runs a worker when the broker is embedded
+    job_dir: Path | None = None  # None: data_dir / "jobs"
+    job_file_max_age: int = Field(default=24 * 3600, ge=60)
+    job_time_limit: int = Field(default=1800, ge=10)
+    job_max_retries: int = Field(default=5, ge=0)
+    import_max_rows: int = Field(default=100_000, ge=1)
+    import_batch_size: int = Field(default=1000, ge=1, le=10_000)
 
     # Server (python -m app serve)
     host: str = "127.0.0.1"
@@ -117,6 +140,24 @@ class Settings(BaseSettings):
                 if key in values:
                     values[key] = _split_csv(values[key])
         return values
+
+    @field_validator(
+        "rate_limit_login",
+        "rate_limit_login_email",
+        "rate_limit_password_reset",
+        "rate_limit_password_reset_email",
+    )
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        parse_rate_limit(value)  # ValueError names the bad string; pydantic names the setting
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # an address or a CIDR network
+        return value
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:
@@ -154,6 +195,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'app.db'}"
+
+    @property
+    def job_path(self) -> Path:
+        """The folder of job files (uploads, exports, the embedded broker), made absolute."""
+        return (self.job_dir or self.data_dir / "jobs").absolute()
 
     @property
     def signing_key(self) -> str:

@@ -19,6 +19,7 @@ from app.exceptions import ForbiddenError, UnauthorizedError
 from app.models.user import User
 from app.services.auth import AuthService, get_auth_service
 from app.services.item import ItemService, get_item_service
+from app.services.job import JobService, get_job_service
 from app.services.user import UserService, get_user_service
 
 oauth2_scheme = OAuth2PasswordBearer(
@@ -94,3 +95,4 @@ OptionalUser = Annotated[User | None, Depends(get_optional_user)]
 UserServiceDep = Annotated[UserService, Depends(get_user_service)]
 ItemServiceDep = Annotated[ItemService, Depends(get_item_service)]
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
+JobServiceDep = Annotated[JobService, Depends(get_job_service)]

@@ -14,6 +14,12 @@ Body: `{"error": {"code": ..., "message": ..., "details": {...}}}`. Services rai
 these; `register_exception_handlers` renders them, and also renders FastAPI's
 request validation errors, Starlette's HTTP errors (unknown route, wrong method),
 database outages and unexpected exceptions in the same envelope.
+
+Two framework answers are corrected on the way: a body the framework cannot parse
+(not UTF-8, nested too deep, a broken multipart stream) is a 400 in Starlette and
+FastAPI, and becomes a 422 `VALIDATION_ERROR` like any other malformed body; and a
+405 lists in `Allow` every method of every route at that path, not only those of
+the first route the router tried.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +128,6 @@ DATABASE_OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 _STATUS_CODES = {
-    400: "BAD_REQUEST",
     401: UnauthorizedError.error_code,
     403: ForbiddenError.error_code,
     404: NotFoundError.error_code,
@@ -177,15 +183,40 @@ async def _request_validation_error(request: Request, exc: Exception) -> JSONRes
     )
 
 
+_HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method that some route serves at the request's path.
+
+    Asks the router itself, one method at a time, so routes nested in included
+    routers count too.
+    """
+    allowed = []
+    for method in _HTTP_METHODS:
+        scope = {**request.scope, "method": method, "fastapi": {}}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = _STATUS_CODES.get(exc.status_code, "HTTP_ERROR")
     message = exc.detail if isinstance(exc.detail, str) else "HTTP error"
+    if exc.status_code == 400:
+        # The framework's only 400s are bodies it could not parse: a validation error.
+        errors = [{"field": "body", "message": message}]
+        return error_response(
+            422, ValidationError.error_code, "Malformed request body", {"errors": errors}
+        )
+    code = _STATUS_CODES.get(exc.status_code, "HTTP_ERROR")
     if exc.status_code == 404 and message == "Not Found":
         message = "Resource not found"
     headers = dict(exc.headers or {})
     if exc.status_code == 401:
         headers.setdefault("WWW-Authenticate", "Bearer")
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
     return error_response(exc.status_code, code, message, headers=headers)
 
 
@@ -209,10 +240,24 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, AppError.error_code, AppError.default_message)
 
 
+async def _last_resort(request: Request, exc: Exception) -> JSONResponse:
+    """The catch-all: answered outside the middleware, which adds the request id elsewhere."""
+    response = await _unexpected_error(request, exc)
+    if (request_id := _request_id(request)) != "-":
+        response.headers["X-Request-ID"] = request_id
+    return response
+
+
 def register_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for error_type in (OperationalError, InterfaceError, PoolTimeoutError):
         app.add_exception_handler(error_type, _database_outage)
-    app.add_exception_handler(Exception, _unexpected_error)
+    # Other driver errors (a plain DBAPIError when the connection was reset, raw
+    # TimeoutError/ConnectionError) get 503 or 500 from `_unexpected_error`, but from
+    # here rather than from the catch-all, which answers outside the middleware (no
+    # request id header, no metrics).
+    for driver_error in (DBAPIError, OSError):
+        app.add_exception_handler(driver_error, _unexpected_error)
+    app.add_exception_handler(Exception, _last_resort)

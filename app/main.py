@@ -8,19 +8,25 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app.api import metrics
+from app.api.openapi import install_openapi, operation_id
 from app.api.responses import COMMON_ERRORS
 from app.api.router import build_router
 from app.config import Settings, get_settings
+from app.core.metrics import process_exited
 from app.db.session import dispose_engine
 from app.exceptions import register_exception_handlers
+from app.middleware import close_middleware, install_middleware
 
 logger = logging.getLogger(__name__)
 
 
 @asynccontextmanager
-async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
+    await close_middleware(app)
     await dispose_engine()
+    process_exited()
 
 
 def create_application(settings: Settings | None = None) -> FastAPI:
@@ -37,9 +43,14 @@ def create_application(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json" if docs else None,
         redirect_slashes=False,
         responses=COMMON_ERRORS,
+        generate_unique_id_function=operation_id,
     )
     register_exception_handlers(app)
     app.include_router(build_router(settings.api_prefix))
+    if settings.metrics_enabled:
+        app.include_router(metrics.router)
+    install_middleware(app, settings)
+    install_openapi(app)
     return app
 
 

@@ -171,3 +171,27 @@ def smtp_server(set_env: Callable[..., None]) -> Iterator[Inbox]:
     set_env(SMTP_HOST="127.0.0.1", SMTP_PORT=str(controller.port), SMTP_STARTTLS="false")
     yield inbox
     controller.stop()
+
+
+@pytest.fixture
+async def committed_factory(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions whose commits are real, for data another process must see (a worker).
+
+    Nothing is rolled back: users created during the test are deleted afterwards, and
+    with them (ON DELETE CASCADE) their items, tokens and jobs.
+    """
+    async with engine.connect() as connection:
+        before = (await connection.execute(text("SELECT coalesce(max(id), 0) FROM users"))).scalar()
+    yield async_sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+    async with engine.begin() as connection:
+        await connection.execute(text("DELETE FROM users WHERE id > :before"), {"before": before})
+
+
+@pytest.fixture
+async def live_client(
+    committed_factory: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an application that commits to the real database (see committed_factory)."""
+    transport = httpx.ASGITransport(app=create_application(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http

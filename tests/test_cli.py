@@ -113,7 +113,16 @@ def test_openapi_prints_the_schema(database_url: str) -> None:
 
 @pytest.mark.parametrize(
     "command",
-    ["serve", "migrate", "makemigration", "create-superuser", "seed", "openapi", "purge-tokens"],
+    [
+        "serve",
+        "worker",
+        "migrate",
+        "makemigration",
+        "create-superuser",
+        "seed",
+        "openapi",
+        "purge-tokens",
+    ],
 )
 def test_every_command_has_help(command: str, database_url: str) -> None:
     result = run_cli(command, "--help", database_url=database_url)

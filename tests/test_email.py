@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 
 from app.tasks.email import Mailer, deliver
 from app.tasks.email_templates import password_changed_email, verification_email
@@ -173,19 +173,13 @@ async def test_failed_send_does_not_fail_the_request_and_logs_its_id(
     app: FastAPI, set_env: SetEnv, caplog: pytest.LogCaptureFixture
 ) -> None:
     set_env(SMTP_HOST="127.0.0.1", SMTP_PORT=str(_closed_port()), SMTP_STARTTLS="false")
-
-    @app.middleware("http")
-    async def request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request.state.request_id = "req-7f3a"
-        return await call_next(request)
-
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         with caplog.at_level(logging.ERROR, logger="app.tasks.email"):
             response = await client.post(
-                "/api/v1/users", json={"email": "lost@example.com", "password": "Valid-Pass1"}
+                "/api/v1/users",
+                json={"email": "lost@example.com", "password": "Valid-Pass1"},
+                headers={"X-Request-ID": "req-7f3a"},  # kept by the request pipeline
             )
     assert response.status_code == 201, response.text
     [record] = [r for r in caplog.records if r.name == "app.tasks.email"]

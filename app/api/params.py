@@ -19,6 +19,9 @@ def IdPath(description: str) -> object:
     return Path(ge=1, le=MAX_ID, description=description)
 
 
+# Routes spell id segments with Starlette's int convertor (`/{item_id:int}`): a segment
+# that is not a number names no item (404), and never shadows a sibling route such
+# as `POST /items/import`, whose other methods must answer 405, not a 422 for a bad id.
 UserId = Annotated[int, IdPath("User id")]
 ItemId = Annotated[int, IdPath("Item id")]
 

@@ -18,7 +18,7 @@ Round trips are the cost of a request, so none is spent without a reason:
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 _engine: AsyncEngine | None = None
 _session_factory: async_sessionmaker[AsyncSession] | None = None
 _read_session_factory: async_sessionmaker[AsyncSession] | None = None
+_AFTER_COMMIT = "after_commit_callbacks"
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -89,6 +90,11 @@ def get_engine() -> AsyncEngine:
     return _engine
 
 
+def current_engine() -> AsyncEngine | None:
+    """The engine if one has been created, without creating it (metrics, shutdown)."""
+    return _engine
+
+
 def get_session_factory() -> async_sessionmaker[AsyncSession]:
     global _session_factory
     if _session_factory is None:
@@ -115,7 +121,11 @@ async def dispose_engine() -> None:
 
 @asynccontextmanager
 async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One session, one transaction: commit on success, roll back on error."""
+    """One session, one transaction: commit on success, roll back on error.
+
+    After a successful commit, the callbacks registered with `after_commit` run, in
+    order; an error there propagates (the request answers with it).
+    """
     async with factory() as session:
         try:
             yield session
@@ -130,6 +140,17 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
         except BaseException:
             await _safe_rollback(session)
             raise
+        for callback in session.info.pop(_AFTER_COMMIT, ()):
+            await callback()
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
+    """Run `callback` once the session's transaction has committed, never if it fails.
+
+    For side effects that must only follow durable data, such as queueing a job that
+    reads the rows of this transaction. In a request they run before the response.
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
 async def _safe_rollback(session: AsyncSession) -> None:

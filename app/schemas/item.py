@@ -2,11 +2,24 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field
 
-from app.schemas.common import BaseSchema, PartialUpdate, Price, PriceOut, Text, TimestampMixin
+from app.schemas.common import (
+    NOT_BLANK_PATTERN,
+    BaseSchema,
+    PartialUpdate,
+    Price,
+    PriceOut,
+    Text,
+    TimestampMixin,
+    strip_not_blank,
+)
 
-Title = Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Title = Annotated[
+    Text,
+    Field(min_length=1, max_length=200, json_schema_extra={"pattern": NOT_BLANK_PATTERN}),
+    AfterValidator(strip_not_blank),
+]
 Description = Annotated[Text, Field(max_length=10_000)]
 ItemSort = Literal["created_at", "-created_at", "price", "-price", "title", "-title"]
 

@@ -5,10 +5,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import ValidationError as PydanticValidationError
 
-from app.api.responses import AUTH_ERRORS, errors
+from app.api.responses import AUTH_ERRORS, NO_CONTENT, errors, link, links
 from app.dependencies import AuthServiceDep, CurrentUser
 from app.exceptions import ValidationError, format_validation_errors
 from app.schemas.auth import (
+    LoginForm,
     LoginRequest,
     PasswordResetConfirm,
     PasswordResetRequest,
@@ -21,50 +22,54 @@ from app.schemas.common import MessageResponse
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# The login body is read by hand (form or JSON), so FastAPI cannot document it.
 _LOGIN_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/x-www-form-urlencoded": {
-                "schema": {
-                    "type": "object",
-                    "required": ["username", "password"],
-                    "properties": {
-                        "username": {"type": "string", "description": "E-mail address"},
-                        "password": {"type": "string"},
-                    },
-                }
-            },
-            "application/json": {"schema": {"$ref": "#/components/schemas/LoginRequest"}},
+            **{media_type: {"schema": LoginForm.model_json_schema()} for media_type in _FORM_TYPES},
+            "application/json": {"schema": LoginRequest.model_json_schema()},
         },
     }
 }
+_REFRESH_TOKEN = {"refresh_token": "$response.body#/refresh_token"}
+# A new pair can be refreshed or revoked.
+TOKEN_LINKS = links(
+    200,
+    RefreshTokens=link("refresh_tokens", "Spend the refresh token", body=_REFRESH_TOKEN),
+    Logout=link("logout", "Revoke the session", body=_REFRESH_TOKEN),
+)
 
 
 async def login_credentials(request: Request) -> LoginRequest:
     """The credentials from an OAuth2 password form or a JSON body."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    is_form = content_type in _FORM_TYPES
     raw: Any
     try:
-        if content_type in _FORM_TYPES:
-            raw = dict(await request.form())  # `username` is the e-mail (OAuth2)
+        if is_form:
+            async with request.form() as form:  # closes the temporary files of any file parts
+                raw = dict(form)  # `username` is the e-mail (OAuth2)
         else:
             raw = await request.json()
-    except ValueError as exc:
-        errors = [{"field": "body", "message": "Body is not valid JSON or form data"}]
-        raise ValidationError("Malformed request body", details={"errors": errors}) from exc
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, nested too deep
+        problem = {"field": "body", "message": "Body is not a valid form or JSON document"}
+        raise ValidationError("Malformed request body", details={"errors": [problem]}) from exc
     try:
         return LoginRequest.model_validate(raw)
     except PydanticValidationError as exc:
-        details = {"errors": format_validation_errors(exc.errors())}
-        raise ValidationError("Request validation failed", details=details) from exc
+        problems = format_validation_errors(exc.errors())
+        if is_form:  # name the fields as the client sent them
+            for problem in problems:
+                problem["field"] = "username" if problem["field"] == "email" else problem["field"]
+        raise ValidationError("Request validation failed", details={"errors": problems}) from exc
 
 
 @router.post(
     "/login",
     response_model=TokenResponse,
     openapi_extra=_LOGIN_BODY,
-    responses=errors(401, 422, 429),
+    responses=errors(401, 422, 429) | TOKEN_LINKS,
 )
 async def login(
     credentials: Annotated[LoginRequest, Depends(login_credentials)], auth: AuthServiceDep
@@ -73,19 +78,19 @@ async def login(
     return await auth.login(credentials.email, credentials.password)
 
 
-@router.post("/refresh", response_model=TokenResponse, responses=errors(401, 422))
+@router.post("/refresh", response_model=TokenResponse, responses=errors(401, 422) | TOKEN_LINKS)
 async def refresh_tokens(data: RefreshRequest, auth: AuthServiceDep) -> TokenResponse:
     """Spend a refresh token for a new pair; replaying a spent one revokes the session."""
     return await auth.refresh(data.refresh_token)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 422))
+@router.post("/logout", **NO_CONTENT, responses=errors(401, 422))
 async def logout(data: RefreshRequest, auth: AuthServiceDep) -> None:
     """Revoke the session (token family) this refresh token belongs to."""
     await auth.logout(data.refresh_token)
 
 
-@router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403))
+@router.post("/logout-all", **NO_CONTENT, responses=errors(401, 403))
 async def logout_all(user: CurrentUser, auth: AuthServiceDep) -> None:
     """Revoke every session of the caller and every access token issued so far."""
     await auth.logout_all(user)

@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from app.api.params import CursorPagination, Pagination, UserId
-from app.api.responses import AUTH_ERRORS, errors
+from app.api.responses import AUTH_ERRORS, errors, link, links
 from app.dependencies import CurrentUser, ItemServiceDep, Superuser, UserServiceDep
 from app.models.user import User
 from app.schemas.common import MessageResponse, PaginatedResponse
@@ -23,12 +23,25 @@ from app.services.item import ItemFilters
 
 router = APIRouter(prefix="/users", tags=["users"])
 
+_USER_ID = {"user_id": "$response.body#/id"}
+USER_LINKS = {
+    "ReadUser": link("read_user", "Read the profile", parameters=_USER_ID),
+    "UpdateUser": link("update_user", "Change the user (superuser)", parameters=_USER_ID),
+    "DeleteUser": link("delete_user", "Delete the user (superuser)", parameters=_USER_ID),
+    "ListUserItems": link("list_user_items", "The user's items", parameters=_USER_ID),
+}
+_CREDENTIALS = {"email": "$request.body#/email", "password": "$request.body#/password"}
+REGISTRATION_LINKS = {
+    **USER_LINKS,
+    "Login": link("login", "Log in with the new account", body=_CREDENTIALS),
+}
+
 
 @router.post(
     "",
     response_model=UserResponse,
     status_code=status.HTTP_201_CREATED,
-    responses=errors(409, 422),
+    responses=errors(409, 422) | links(201, **REGISTRATION_LINKS),
 )
 async def register_user(data: UserCreate, users: UserServiceDep) -> User:
     """Create an account and e-mail a verification link. Role fields are ignored."""
@@ -41,7 +54,7 @@ async def list_users(_: Superuser, users: UserServiceDep, paging: Pagination) ->
     return await users.get_paginated(paging.page, paging.page_size)
 
 
-@router.get("/me", response_model=UserWithItems, responses=AUTH_ERRORS)
+@router.get("/me", response_model=UserWithItems, responses=AUTH_ERRORS | links(200, **USER_LINKS))
 async def read_me(user: CurrentUser, users: UserServiceDep) -> dict[str, Any]:
     """Your profile, with your most recent items (at most 100)."""
     return profile_with_items(user, await users.recent_items(user))
@@ -60,13 +73,15 @@ async def delete_me(user: CurrentUser, users: UserServiceDep) -> MessageResponse
     return MessageResponse(message="Account deleted")
 
 
-@router.get("/{user_id}", response_model=UserResponse, responses=AUTH_ERRORS | errors(404))
+@router.get("/{user_id:int}", response_model=UserResponse, responses=AUTH_ERRORS | errors(404))
 async def read_user(user_id: UserId, _: CurrentUser, users: UserServiceDep) -> User:
     """A user's profile."""
     return await users.get_by_id(user_id)
 
 
-@router.patch("/{user_id}", response_model=UserResponse, responses=AUTH_ERRORS | errors(404, 409))
+@router.patch(
+    "/{user_id:int}", response_model=UserResponse, responses=AUTH_ERRORS | errors(404, 409)
+)
 async def update_user(
     user_id: UserId, data: UserAdminUpdate, _: Superuser, users: UserServiceDep
 ) -> User:
@@ -74,7 +89,9 @@ async def update_user(
     return await users.update(await users.get_by_id(user_id), data)
 
 
-@router.delete("/{user_id}", response_model=MessageResponse, responses=AUTH_ERRORS | errors(404))
+@router.delete(
+    "/{user_id:int}", response_model=MessageResponse, responses=AUTH_ERRORS | errors(404)
+)
 async def delete_user(user_id: UserId, _: Superuser, users: UserServiceDep) -> MessageResponse:
     """Delete a user and their items (superuser only)."""
     await users.delete(await users.get_by_id(user_id))
@@ -82,7 +99,7 @@ async def delete_user(user_id: UserId, _: Superuser, users: UserServiceDep) -> M
 
 
 @router.get(
-    "/{user_id}/items",
+    "/{user_id:int}/items",
     response_model=PaginatedResponse[ItemResponse],
     responses=AUTH_ERRORS | errors(404),
 )

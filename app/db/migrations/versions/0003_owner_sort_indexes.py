@@ -1,7 +1,7 @@
 """indexes for an owner's items sorted by price or title
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-26 08:20:00.000000
 
 `GET /items?owner_id=N&sort=price` (or title) otherwise walks the global (price, id)
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0003"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

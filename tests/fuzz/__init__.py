@@ -1,0 +1,1 @@
+"""Property-based API testing: Schemathesis against a real server process."""

@@ -1,0 +1,150 @@
+"""A real server process on a fresh, migrated database of its own.
+
+Started the way a user starts it (`python -m app migrate`, then `python -m app serve`)
+on a free port. The database is a new SQLite file, or a new PostgreSQL database
+named after the given one with `_fuzz` appended (dropped and created again), so a run
+never touches data it did not create.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+REPO = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT = 30.0
+# Settings of the server under test: cheap password hashing (the runs are about
+# behaviour, not hashing cost) and no rate limit, as in the rest of the suite.
+SERVER_SETTINGS = {
+    "ENVIRONMENT": "development",
+    "DOCS_ENABLED": "true",
+    "SECRET_KEY": "fuzz-secret-key-that-is-long-enough-for-hs256",
+    "PASSWORD_HASH_TIME_COST": "1",
+    "PASSWORD_HASH_MEMORY_COST": "1024",
+    "PASSWORD_HASH_PARALLELISM": "1",
+    "RATE_LIMIT_ENABLED": "false",
+    "LOG_LEVEL": "WARNING",
+    "LOG_JSON": "false",
+}
+# Settings of the environment that must not leak into the server under test.
+_UNSET = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "SMTP_HOST")
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    base_url: str
+    env: Mapping[str, str]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server_env(database_url: str, data_dir: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in _UNSET}
+    env.update(SERVER_SETTINGS, DATABASE_URL=database_url, DATA_DIR=str(data_dir))
+    return env
+
+
+async def _recreate_postgres(url: URL) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    fuzz_db = f"{url.database}_fuzz"
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{fuzz_db}" WITH (FORCE)'))
+            await connection.execute(text(f'CREATE DATABASE "{fuzz_db}"'))
+    finally:
+        await engine.dispose()
+
+
+async def _drop_postgres(url: URL) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(
+                text(f'DROP DATABASE IF EXISTS "{url.database}_fuzz" WITH (FORCE)')
+            )
+    finally:
+        await engine.dispose()
+
+
+@contextmanager
+def fresh_database(postgres_url: str | None, workdir: Path) -> Iterator[str]:
+    """The URL of an empty database: SQLite in `workdir`, or `<db>_fuzz` on PostgreSQL."""
+    if not postgres_url:
+        yield f"sqlite+aiosqlite:///{workdir / 'fuzz.db'}"
+        return
+    url = make_url(postgres_url)
+    asyncio.run(_recreate_postgres(url))
+    try:
+        yield url.set(database=f"{url.database}_fuzz").render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_drop_postgres(url))
+
+
+def _wait_until_up(base_url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            if httpx.get(f"{base_url}/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server did not answer within {STARTUP_TIMEOUT} s:\n{log_path.read_text()}")
+
+
+@contextmanager
+def running_server(database_url: str, workdir: Path) -> Iterator[Server]:
+    """Migrate the database, serve it on a free port, and stop the server afterwards."""
+    env = server_env(database_url, workdir / "data")
+    python = [sys.executable, "-m", "app"]
+    subprocess.run([*python, "migrate"], cwd=REPO, env=env, check=True, capture_output=True)
+    port = free_port()
+    log_path = workdir / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [*python, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base_url, process, log_path)
+        yield Server(base_url=base_url, env=env, log_path=log_path)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def make_workdir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="itemsvc-fuzz-"))

@@ -1,0 +1,94 @@
+"""Run the service as a real server process (`python -m app serve`) for black-box tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+STARTUP_TIMEOUT = 60.0
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServerProcess:
+    process: asyncio.subprocess.Process
+    url: str
+    port: int
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+async def wait_until_healthy(url: str, process: asyncio.subprocess.Process, log: Path) -> None:
+    deadline = asyncio.get_running_loop().time() + STARTUP_TIMEOUT
+    async with httpx.AsyncClient(timeout=2) as client:
+        while asyncio.get_running_loop().time() < deadline:
+            if process.returncode is not None:
+                raise RuntimeError(f"server exited at start-up:\n{await read(log)}")
+            with contextlib.suppress(httpx.TransportError):
+                if (await client.get(f"{url}/health")).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"server did not start in time:\n{await read(log)}")
+
+
+async def read(path: Path) -> str:
+    return await asyncio.to_thread(path.read_text, errors="replace")
+
+
+@contextlib.asynccontextmanager
+async def running_server(
+    log: Path, env: Mapping[str, str] | None = None, *, workers: int = 1
+) -> AsyncIterator[ServerProcess]:
+    """Start a server on a free port, wait for /health, and stop it with SIGTERM at the end."""
+    port = free_port()
+    with log.open("wb") as sink:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "app",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=sink,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    server = ServerProcess(process, f"http://127.0.0.1:{port}", port, log)
+    try:
+        await wait_until_healthy(server.url, process, log)
+        yield server
+    finally:
+        await stop(process)
+
+
+async def stop(process: asyncio.subprocess.Process, grace: float = 30.0) -> None:
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), grace)
+        except TimeoutError:
+            process.kill()
+            await process.wait()

@@ -1,0 +1,120 @@
+"""Stricter limits against brute force: login per address and per e-mail, password resets."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.session import get_async_session, session_scope
+from tests.factories import PASSWORD, make_user
+from tests.ratelimit_helpers import Caller, LimitedApps, storage_params
+
+pytestmark = pytest.mark.usefixtures("database_url")
+LOGIN = "/api/v1/auth/login"
+RESET = "/api/v1/auth/password-reset/request"
+
+
+@pytest.fixture(params=storage_params())
+async def limited(
+    request: pytest.FixtureRequest, session_factory: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[Callable[..., Caller]]:
+    """Limited applications whose requests share the test's rolled-back transaction."""
+
+    async def override() -> AsyncIterator[AsyncSession]:
+        async with session_scope(session_factory) as session:
+            yield session
+
+    apps = LimitedApps(request.param)
+
+    def build(**overrides: Any) -> Caller:
+        caller = apps(**overrides)
+        caller.app.dependency_overrides[get_async_session] = override
+        return caller
+
+    yield build
+    await apps.close()
+
+
+def wrong(email: str) -> dict[str, str]:
+    return {"email": email, "password": "Wrong-password-1"}
+
+
+async def test_logins_for_one_email_are_limited_from_any_address(
+    limited: Callable[..., Caller], session: AsyncSession
+) -> None:
+    call = limited(rate_limit_login="10/minute", rate_limit_login_email="2/minute")
+    user = await make_user(session)
+    for n in range(2):
+        response = await call("POST", LOGIN, peer=f"198.51.100.{n + 1}", json=wrong(user.email))
+        assert response.status_code == 401
+    # Another spelling of the same address, as a form, from yet another address.
+    form = {"username": f"  {user.email.upper()} ", "password": PASSWORD}
+    response = await call("POST", LOGIN, peer="198.51.100.9", data=form)
+    assert response.status_code == 429
+    assert response.headers["x-ratelimit-limit"] == "2"
+
+
+async def test_logins_from_one_address_are_limited_whatever_the_email(
+    limited: Callable[..., Caller],
+) -> None:
+    call = limited(rate_limit_login="3/minute", rate_limit_login_email="10/minute")
+    for n in range(3):
+        response = await call("POST", LOGIN, json=wrong(f"nobody{n}@example.com"))
+        assert response.status_code == 401
+        assert response.headers["x-ratelimit-limit"] == "3"
+        assert response.headers["x-ratelimit-remaining"] == str(2 - n)
+    response = await call("POST", LOGIN, json=wrong("someone-else@example.com"))
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+
+
+async def test_login_still_works_through_the_limiter(
+    limited: Callable[..., Caller], session: AsyncSession
+) -> None:
+    call = limited()
+    user = await make_user(session)
+    as_json = await call("POST", LOGIN, json={"email": user.email, "password": PASSWORD})
+    assert as_json.status_code == 200, as_json.text
+    as_form = await call("POST", LOGIN, data={"username": user.email, "password": PASSWORD})
+    assert as_form.status_code == 200, as_form.text
+    assert "x-ratelimit-remaining" in as_form.headers
+
+
+@pytest.mark.parametrize(
+    "body", [b"{not json", b"[]", b'{"email": 12}', b'{"email": "' + b"a" * 5000 + b'"}']
+)
+async def test_malformed_login_bodies_are_refused_by_the_endpoint_not_the_limiter(
+    limited: Callable[..., Caller], body: bytes
+) -> None:
+    call = limited()
+    response = await call("POST", LOGIN, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+
+
+async def test_password_reset_requests_are_limited_per_email(
+    limited: Callable[..., Caller],
+) -> None:
+    call = limited(rate_limit_password_reset="10/hour", rate_limit_password_reset_email="2/hour")
+    target = {"email": "victim@example.com"}
+    for n in range(2):
+        response = await call("POST", RESET, peer=f"198.51.100.{n + 1}", json=target)
+        assert response.status_code != 429
+    response = await call("POST", RESET, peer="198.51.100.3", json=target)
+    assert response.status_code == 429
+    other = await call("POST", RESET, peer="198.51.100.3", json={"email": "other@example.com"})
+    assert other.status_code != 429
+
+
+async def test_password_reset_requests_are_limited_per_address(
+    limited: Callable[..., Caller],
+) -> None:
+    call = limited(rate_limit_password_reset="2/hour", rate_limit_password_reset_email="10/hour")
+    for n in range(2):
+        response = await call("POST", RESET, json={"email": f"user{n}@example.com"})
+        assert response.status_code != 429
+    response = await call("POST", RESET, json={"email": "user9@example.com"})
+    assert response.status_code == 429
+    assert int(response.headers["retry-after"]) > 60  # an hourly limit
