@@ -109,7 +109,15 @@ class Run:
         rounds: int,
         variant: str = "",
     ) -> list[Row]:
-        """Each scenario: warm-up, then A B A B over `apps` (the service first)."""
+        """Each scenario: warm-up, then A B A B over `apps` (the service first).
+
+        Runs above the default concurrency last at least twice wrk's time-out, so a
+        request that never answers shows as a time-out (or the run as stalled), not as
+        a short run that ended first.
+        """
+        seconds = self.args.seconds
+        if connections > self.args.connections:
+            seconds = max(seconds, 2 * WRK_TIMEOUT)
         rows = []
         for scenario in self._scenarios():
             label = scenario.label.replace("{deep}", f"{context.deep_rows:,}")
@@ -122,7 +130,7 @@ class Run:
                 )
             for _ in range(rounds):
                 for app in apps:
-                    result = self._measure(app, lists[app.name], connections, self.args.seconds)
+                    result = self._measure(app, lists[app.name], connections, seconds)
                     (row.service if app.name == "service" else row.reference).append(result)
             rows.append(row)
         return rows
