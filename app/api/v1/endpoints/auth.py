@@ -22,13 +22,37 @@ from app.schemas.common import MessageResponse
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _credentials_schema() -> dict[str, Any]:
+    """What login reads, as a form or as JSON: `password`, and the e-mail address as
+    `email` or as `username` (OAuth2's name); with both, `email` counts and `username`
+    is ignored."""
+    fields = LoginForm.model_json_schema()["properties"]
+    address, password = fields["username"], fields["password"]
+    return {
+        "title": "Credentials",
+        "type": "object",
+        "required": ["password"],
+        "properties": {"password": password},
+        "anyOf": [
+            {"required": ["email"], "properties": {"email": address}},
+            {
+                "required": ["username"],
+                "properties": {"username": address},
+                "not": {"required": ["email"]},
+            },
+        ],
+    }
+
+
 # The login body is read by hand (form or JSON), so FastAPI cannot document it.
 _LOGIN_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            **{media_type: {"schema": LoginForm.model_json_schema()} for media_type in _FORM_TYPES},
-            "application/json": {"schema": LoginRequest.model_json_schema()},
+            media_type: {"schema": _credentials_schema()}
+            for media_type in (*_FORM_TYPES, "application/json")
         },
     }
 }
