@@ -34,22 +34,6 @@ async def limited() -> AsyncIterator[Callable[..., Caller]]:
     await apps.close()
 
 
-@pytest.fixture
-async def blackhole() -> AsyncIterator[int]:
-    """A port that accepts connections and never answers: a silent Redis."""
-    held: list[asyncio.StreamWriter] = []
-
-    async def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(writer)
-
-    server = await asyncio.start_server(hold, "127.0.0.1", 0)
-    yield server.sockets[0].getsockname()[1]
-    for writer in held:
-        writer.transport.abort()
-    server.close()
-    await server.wait_closed()
-
-
 def limiter_of(call: Caller) -> RateLimiter:
     limiter: RateLimiter = call.app.state.rate_limiter
     return limiter
@@ -68,9 +52,9 @@ async def test_refused_redis_falls_back_to_memory_and_still_limits(
 
 
 async def test_silent_redis_costs_one_timeout_then_nothing(
-    limited: Callable[..., Caller], blackhole: int
+    limited: Callable[..., Caller], silent_port: int
 ) -> None:
-    call = limited(redis_url=f"redis://127.0.0.1:{blackhole}/0", rate_limit_requests=LIMIT)
+    call = limited(redis_url=f"redis://127.0.0.1:{silent_port}/0", rate_limit_requests=LIMIT)
     start = time.perf_counter()
     first = await call("GET", CHEAP_ROUTE)
     first_took = time.perf_counter() - start
