@@ -55,10 +55,18 @@ async def read(path: Path) -> str:
 
 @contextlib.asynccontextmanager
 async def running_server(
-    log: Path, env: Mapping[str, str] | None = None, *, workers: int = 1
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    workers: int = 1,
+    unset: tuple[str, ...] = (),
 ) -> AsyncIterator[ServerProcess]:
-    """Start a server on a free port, wait for /health, and stop it with SIGTERM at the end."""
+    """Start a server on a free port, wait for /health, and stop it with SIGTERM at the end.
+
+    `env` is laid over this process's environment; names in `unset` are removed from it.
+    """
     port = free_port()
+    environment = {k: v for k, v in {**os.environ, **(env or {})}.items() if k not in unset}
     with log.open("wb") as sink:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -72,7 +80,7 @@ async def running_server(
             "--workers",
             str(workers),
             cwd=ROOT,
-            env={**os.environ, **(env or {})},
+            env=environment,
             stdout=sink,
             stderr=asyncio.subprocess.STDOUT,
         )
