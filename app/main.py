@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from app.api import metrics
 from app.api.openapi import install_openapi, operation_id
 from app.api.responses import COMMON_ERRORS
-from app.api.router import build_router
+from app.api.router import include_routes
 from app.config import Settings, get_settings
 from app.core.metrics import process_exited
 from app.db.session import dispose_engine
@@ -46,7 +46,7 @@ def create_application(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=operation_id,
     )
     register_exception_handlers(app)
-    app.include_router(build_router(settings.api_prefix))
+    include_routes(app, settings.api_prefix)
     if settings.metrics_enabled:
         app.include_router(metrics.router)
     install_middleware(app, settings)

@@ -7,6 +7,12 @@ Drives the ASGI application directly (no sockets, no uvicorn) on a seeded databa
 then for GET /items/{id} with its work removed layer by layer: without the query
 (connection checked out only), and without the database at all. The differences
 are what each layer costs. CPU time, not wall time, so a busy machine skews it less.
+
+Last, the floor the stack itself sets, with none of the service's code: the same
+item answered by a bare Starlette route and by a bare FastAPI route with a response
+model, and the same row read through an asyncpg pool and through an SQLAlchemy
+AsyncSession. No service built on FastAPI and SQLAlchemy sessions can cost less
+than the sum of the FastAPI and SQLAlchemy lines.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 REQUESTS = 2000
+ITEM_SQL = "SELECT id, title, description, price, owner_id, created_at, updated_at FROM items"
 
 
 def configure(url: str) -> None:
@@ -55,13 +62,84 @@ async def call(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> int:
 
 async def cost(app: Any, name: str, path: str, headers: list[tuple[bytes, bytes]]) -> None:
     status = await call(app, path, headers)
-    for _ in range(200):  # warm caches, the pool, compiled statements
-        await call(app, path, headers)
+    report(name, await cpu_ms(lambda: call(app, path, headers)), status)
+
+
+def report(name: str, cpu: float, status: int | str = "") -> None:
+    print(f"{name:38s} {status!s:3s}  {cpu:6.3f} ms CPU")  # noqa: T201 - the script's output
+
+
+async def cpu_ms(work: Callable[[], Awaitable[Any]]) -> float:
+    """CPU milliseconds per call of `work`, after a warm-up (caches, pool, statements)."""
+    for _ in range(200):
+        await work()
     started = time.process_time()
     for _ in range(REQUESTS):
-        await call(app, path, headers)
-    per_request = (time.process_time() - started) * 1000 / REQUESTS
-    print(f"{name:38s} {status}  {per_request:6.3f} ms CPU")  # noqa: T201
+        await work()
+    return (time.process_time() - started) * 1000 / REQUESTS
+
+
+def bare_apps(row: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The item route with nothing around it: Starlette + orjson, FastAPI + response model."""
+    import orjson
+    from fastapi import FastAPI
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from app.schemas.item import ItemResponse
+
+    async def starlette_item(_request: Request) -> Response:
+        return Response(orjson.dumps(row, default=str), media_type="application/json")
+
+    fastapi_app = FastAPI()
+
+    @fastapi_app.get("/items/{item_id:int}", response_model=ItemResponse)
+    async def fastapi_item(item_id: int) -> dict[str, Any]:
+        return row
+
+    starlette_app = Starlette(routes=[Route("/items/{item_id:int}", starlette_item)])
+    return [
+        ("Starlette route, orjson", starlette_app),
+        ("FastAPI route, response_model", fastapi_app),
+    ]
+
+
+async def floor(url: str, row: dict[str, Any]) -> None:
+    """What the frameworks cost with no service code: routes, then one row read."""
+    import asyncpg
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    print("the stack alone, for GET /items/{id}:")  # noqa: T201
+    for name, app in bare_apps(row):
+        report(f"  {name}", await cpu_ms(lambda app=app: call(app, "/items/1", [])))
+    if make_url(url).get_backend_name() != "postgresql":
+        return
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    engine = create_async_engine(url, pool_size=2)
+    # Autocommit, as the service reads: no BEGIN or COMMIT round trips.
+    sessions = async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
+    by_id = text(f"{ITEM_SQL} WHERE id = :item_id")
+
+    async def asyncpg_row() -> None:
+        async with pool.acquire() as connection:
+            await connection.fetchrow(f"{ITEM_SQL} WHERE id = $1", 1)
+
+    async def session_row() -> None:
+        async with sessions() as session:
+            (await session.execute(by_id, {"item_id": 1})).all()
+
+    for name, read in [
+        ("asyncpg pool, fetchrow", asyncpg_row),
+        ("SQLAlchemy AsyncSession", session_row),
+    ]:
+        report(f"  {name}", await cpu_ms(read))
+    await pool.close()
+    await engine.dispose()
 
 
 async def main(url: str) -> None:
@@ -97,6 +175,7 @@ async def main(url: str) -> None:
     for name, read in variants:
         ItemService.read = read  # type: ignore[method-assign]
         await cost(app, name, "/api/v1/items/1", [])
+    await floor(url, row)
 
 
 if __name__ == "__main__":

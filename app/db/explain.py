@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Executable, Select
@@ -26,8 +27,10 @@ def _compile_explain(element: Explain, compiler: SQLCompiler, **kw: Any) -> str:
     return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
 
 
-async def explain_rows(connection: AsyncConnection, statement: Select[Any]) -> int:
-    """The planner's row estimate for `statement` (PostgreSQL only)."""
-    plan = await connection.scalar(Explain(statement))
+async def explain_rows(
+    connection: AsyncConnection, statement: Select[Any], params: Mapping[str, Any] | None = None
+) -> int:
+    """The planner's row estimate for `statement` with `params` (PostgreSQL only)."""
+    plan = await connection.scalar(Explain(statement), dict(params or {}))
     document = json.loads(plan) if isinstance(plan, str) else plan
     return int(document[0]["Plan"]["Plan Rows"])

@@ -10,16 +10,30 @@ The total is exact whenever it is cheap to be exact, and flagged when it is not:
 - beyond that, PostgreSQL's planner estimate is reported with `total_exact=False`
   (and remembered for `ESTIMATE_TTL` seconds), unless the client asks for
   `exact_total`. SQLite has no estimates: its totals are always counted.
+
+Filter values travel as bound parameters, so each statement is built once per
+combination of filters, sort and kind (page, page after a cursor, count) and then
+reused: building a statement and its cache key costs more CPU than running it.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Row, Select, func, literal_column, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Row,
+    Select,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.cursor import Cursor, InvalidCursorError, decode_cursor, encode_cursor
@@ -31,6 +45,20 @@ EXACT_COUNT_LIMIT = 10_000
 ESTIMATE_TTL = 10.0
 _ESTIMATES_MAX = 1024
 _estimates: dict[Hashable, tuple[float, int]] = {}
+_statements: dict[Hashable, Select[Any]] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """Conditions on the rows of a page, written with bound parameters.
+
+    `shape` names which conditions apply (the statement cache's key: equal shapes
+    must have equal `clauses`); `params` holds their values.
+    """
+
+    shape: Hashable = ()
+    clauses: Sequence[ColumnElement[bool]] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +87,13 @@ class SortKey:
             return self.column.desc(), self.id_column.desc()
         return self.column.asc(), self.id_column.asc()
 
-    def after(self, value: Any, last_id: int) -> ColumnElement[bool]:
-        """Rows that come after (value, last_id) in this order."""
+    def after(self) -> ColumnElement[bool]:
+        """Rows that come after the `after_value`, `after_id` parameters in this order."""
         key = tuple_(self.column, self.id_column)
-        bound = tuple_(value, last_id, types=(self.column.type, self.id_column.type))
+        bound = tuple_(
+            bindparam("after_value", type_=self.column.type),
+            bindparam("after_id", type_=self.id_column.type),
+        )
         return key < bound if self.descending else key > bound
 
 
@@ -90,27 +121,35 @@ def read_cursor(token: str, sort: SortKey) -> tuple[Cursor, Any]:
 
 async def paginate(
     session: AsyncSession,
-    query: Select[Any],
-    *,
     source: FromClause,
-    where: Sequence[ColumnElement[bool]],
+    *,
+    where: Filter,
     sort: SortKey,
     request: PageRequest,
-    cache_key: Hashable,
 ) -> Page[Row[Any]]:
-    """One page of `query` filtered by `where`; `source` is what the total counts."""
+    """One page of the rows of `source` that match `where`, in `sort` order."""
     size = request.page_size
-    clauses = list(where)
+    params = {**where.params, "limit": size + 1}
     if request.cursor is not None:
         cursor, value = read_cursor(request.cursor, sort)
-        position, offset = cursor.position, 0
-        clauses.append(sort.after(value, cursor.last_id))
+        position, params["offset"] = cursor.position, 0
+        params.update(after_value=value, after_id=cursor.last_id)
     else:
-        position = offset = (request.page - 1) * size
-    statement = query.where(*clauses).order_by(*sort.order_by()).offset(offset).limit(size + 1)
+        position = params["offset"] = (request.page - 1) * size
+    key = (source.description, where.shape, sort.name, request.cursor is not None)
+    statement = _statements.get(key)
+    if statement is None:
+        after = [sort.after()] if request.cursor is not None else []
+        statement = _statements[key] = (
+            select(source)
+            .where(*where.clauses, *after)
+            .order_by(*sort.order_by())
+            .offset(bindparam("offset"))
+            .limit(bindparam("limit"))
+        )
     # Plain rows on the session's connection: lists are shown, not changed.
     connection = await session.connection()
-    rows = (await connection.execute(statement)).all()
+    rows = (await connection.execute(statement, params)).all()
     more = len(rows) > size
     rows = rows[:size]
     next_cursor = None
@@ -121,7 +160,7 @@ async def paginate(
     if not more and (rows or position == 0):
         total, exact = position + len(rows), True  # the last page tells the total
     else:
-        total, exact = await count_rows(connection, source, where, request.exact_total, cache_key)
+        total, exact = await count_rows(connection, source, where, exact=request.exact_total)
     return Page(
         items=rows,
         total=total,
@@ -132,36 +171,48 @@ async def paginate(
     )
 
 
+def _count_statement(source: FromClause, where: Filter, kind: str) -> Select[Any]:
+    """`count`: all matching rows; `bounded`: at most EXACT_COUNT_LIMIT + 1 of them;
+    `matching`: the rows themselves (for the planner's estimate)."""
+    key = (source.description, where.shape, kind)
+    statement = _statements.get(key)
+    if statement is None:
+        if kind == "count":
+            statement = select(func.count()).select_from(source).where(*where.clauses)
+        else:
+            matching: Select[Any] = (
+                select(literal_column("1")).select_from(source).where(*where.clauses)
+            )
+            statement = matching
+            if kind == "bounded":
+                bounded = matching.limit(EXACT_COUNT_LIMIT + 1).subquery()
+                statement = select(func.count()).select_from(bounded)
+        _statements[key] = statement
+    return statement
+
+
 async def count_rows(
-    connection: AsyncConnection,
-    source: FromClause,
-    where: Sequence[ColumnElement[bool]],
-    exact: bool,
-    cache_key: Hashable,
+    connection: AsyncConnection, source: FromClause, where: Filter, *, exact: bool
 ) -> tuple[int, bool]:
     """(total, exact): counted up to EXACT_COUNT_LIMIT rows, estimated past it."""
+    params = dict(where.params)
     if exact or connection.dialect.name != "postgresql":
-        return await _count(connection, source, where), True
-    cached = _estimates.get(cache_key)
+        count = await connection.scalar(_count_statement(source, where, "count"), params)
+        return int(count or 0), True
+    estimate_key = (source.description, where.shape, *sorted(params.items()))
+    cached = _estimates.get(estimate_key)
     if cached is not None and time.monotonic() - cached[0] < ESTIMATE_TTL:
         return cached[1], False
-    matching: Select[Any] = select(literal_column("1")).select_from(source).where(*where)
-    bounded = matching.limit(EXACT_COUNT_LIMIT + 1).subquery()
-    counted = int(await connection.scalar(select(func.count()).select_from(bounded)) or 0)
+    bounded = _count_statement(source, where, "bounded")
+    counted = int(await connection.scalar(bounded, params) or 0)
     if counted <= EXACT_COUNT_LIMIT:
         return counted, True
-    estimate = max(await explain_rows(connection, matching), counted)
+    matching = _count_statement(source, where, "matching")
+    estimate = max(await explain_rows(connection, matching, params), counted)
     if len(_estimates) >= _ESTIMATES_MAX:
         _estimates.clear()
-    _estimates[cache_key] = (time.monotonic(), estimate)
+    _estimates[estimate_key] = (time.monotonic(), estimate)
     return estimate, False
-
-
-async def _count(
-    connection: AsyncConnection, source: FromClause, where: Sequence[ColumnElement[bool]]
-) -> int:
-    count = select(func.count()).select_from(source).where(*where)
-    return int(await connection.scalar(count) or 0)
 
 
 def _text(value: Any) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, delete, select, update
+from sqlalchemy import Row, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
@@ -27,6 +27,15 @@ from app.tasks.email_templates import password_changed_email, verification_email
 
 RECENT_ITEMS_LIMIT = 100
 INVALID_CREDENTIALS = "Incorrect email or password"
+
+_ITEMS = Item.__table__
+# Built once, as `_BY_ID` in app/services/item.py; the (owner_id, created_at, id) index serves it.
+_RECENT_ITEMS = (
+    select(_ITEMS)
+    .where(_ITEMS.c.owner_id == bindparam("owner_id"))
+    .order_by(_ITEMS.c.created_at.desc(), _ITEMS.c.id.desc())
+    .limit(bindparam("limit"))
+)
 
 
 class UserService(BaseService[User, UserCreate, UserUpdate]):
@@ -160,13 +169,7 @@ class UserService(BaseService[User, UserCreate, UserUpdate]):
 
     async def recent_items(self, user: User, limit: int = RECENT_ITEMS_LIMIT) -> Sequence[Row[Any]]:
         """The user's newest items, as plain rows (read for display, not to be changed)."""
-        query = (
-            select(Item.__table__)
-            .where(Item.owner_id == user.id)
-            .order_by(Item.created_at.desc(), Item.id.desc())
-            .limit(limit)
-        )
-        return await self.rows(query)
+        return await self.rows(_RECENT_ITEMS, {"owner_id": user.id, "limit": limit})
 
 
 async def get_user_service(session: SessionDep, mailer: MailerDep) -> UserService:
