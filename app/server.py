@@ -70,6 +70,7 @@ def serve(
             port=port or settings.port,
             workers=workers,
             reload=reload,
+            loop=settings.event_loop,
             proxy_headers=bool(settings.trusted_proxies),
             forwarded_allow_ips=forwarded_allow_ips(settings),
             access_log=False,
