@@ -205,6 +205,30 @@ async def test_oversize_upload_is_refused_while_it_streams(
     assert await _job_count(session) == 0
 
 
+@pytest.mark.parametrize("limits", [{"MAX_IMPORT_SIZE": "2048"}], indirect=True)
+@pytest.mark.usefixtures("limits")
+async def test_upload_of_exactly_the_limit_is_accepted(
+    client: httpx.AsyncClient, session: AsyncSession, job_dir: Path
+) -> None:
+    # The limit is the file's size: the multipart framing around it does not count.
+    rows = b"title,price\n" + b"Lamp,1\n" * 290
+    file = rows + b"#" * (2048 - len(rows) - 1) + b"\n"
+    assert len(file) == 2048
+    response = await client.post(
+        IMPORT,
+        files={"file": ("a.csv", file, "text/csv")},
+        headers=auth_headers(await make_user(session)),
+    )
+    assert response.status_code == 202, response.text
+    over = await client.post(
+        IMPORT,
+        files={"file": ("a.csv", file + b"\n", "text/csv")},
+        headers=auth_headers(await make_user(session)),
+    )
+    assert over.status_code == 413
+    assert over.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
 async def test_task_is_visible_to_its_owner_and_superusers_only(
     client: httpx.AsyncClient, session: AsyncSession, job_dir: Path
 ) -> None:

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
 
+from app.api.uploads import MULTIPART_OVERHEAD
 from app.config import Settings
 from app.core.ratelimit import RateLimiter
 from app.middleware.body_limit import BodyLimitMiddleware
@@ -47,7 +48,12 @@ def install_middleware(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(
         BodyLimitMiddleware,
         default=settings.max_body_size,
-        per_path={f"{settings.api_prefix.rstrip('/')}/items/import": settings.max_import_size},
+        # The upload's own limit is on the file (MAX_IMPORT_SIZE); its multipart framing
+        # comes on top, and the endpoint counts both as the body streams in.
+        per_path={
+            f"{settings.api_prefix.rstrip('/')}/items/import": settings.max_import_size
+            + MULTIPART_OVERHEAD
+        },
     )
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_SIZE, compresslevel=GZIP_LEVEL)
     if settings.cors_origins:
