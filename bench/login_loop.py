@@ -13,7 +13,7 @@ hashed), seeds one user, then:
 Password hashing runs in worker threads, so the event loop should keep answering
 /health while logins run: the target is a p99 ratio within 3x at 8 concurrent logins.
 
-    .venv/bin/python bench/login_loop.py --concurrency 1,4,8,16 --duration 10
+    .venv/bin/python -m bench.login_loop --concurrency 1,4,8,16 --duration 10
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,9 +33,10 @@ from pathlib import Path
 
 import httpx
 
+from bench.servers import ROOT, free_port, service
+
 EMAIL = "bench@example.com"
 PASSWORD = "Bench-Password-1"
-ROOT = Path(__file__).resolve().parent.parent
 ARGON2_SETTINGS = (
     "PASSWORD_HASH_TIME_COST",
     "PASSWORD_HASH_MEMORY_COST",
@@ -63,13 +63,6 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def server_env(data_dir: Path) -> dict[str, str]:
@@ -102,38 +95,8 @@ def running_server(port: int) -> Iterator[str]:
         env = server_env(data_dir)
         run_cli(env, "migrate")
         run_cli(env, "create-superuser", "--email", EMAIL, "--password", PASSWORD)
-        log = (data_dir / "server.log").open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        base_url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_up(base_url, process, data_dir / "server.log")
-            yield base_url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-            log.close()
-
-
-def wait_until_up(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited:\n{log.read_text()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise SystemExit(f"server did not start within 30 s:\n{log.read_text()}")
+        with service(port, env, data_dir / "server.log") as server:
+            yield server.base_url
 
 
 async def probe_health(

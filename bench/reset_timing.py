@@ -5,7 +5,7 @@ then sends reset requests alternating between the seeded address and unknown one
 one at a time, and prints the latency of each kind side by side. The e-mail for the
 registered address is written after the response, so it should not show.
 
-    .venv/bin/python bench/reset_timing.py --requests 300
+    .venv/bin/python -m bench.reset_timing --requests 300
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import asyncio
 import time
 
 import httpx
-from login_loop import EMAIL, free_port, out, percentile, running_server
+
+from bench.login_loop import EMAIL, out, percentile, running_server
+from bench.servers import free_port
 
 PATH = "/api/v1/auth/password-reset/request"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -17,8 +18,18 @@ ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 60.0
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
 class Server:
-    """A server process on 127.0.0.1:`port`, logging to `log_path`; a context manager."""
+    """A server process on 127.0.0.1:`port`, logging to `log_path`; a context manager.
+
+    `env` is the process's whole environment: names left out of it are not inherited.
+    """
 
     def __init__(
         self, name: str, command: list[str], port: int, env: Mapping[str, str], log_path: Path
@@ -26,7 +37,7 @@ class Server:
         self.name = name
         self.command = command
         self.port = port
-        self.env = {**os.environ, **env}
+        self.env = dict(env)
         self.log_path = log_path
         self.cwd = ROOT
         self.process: subprocess.Popen[bytes] | None = None

@@ -11,7 +11,6 @@ import csv
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,12 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from tests.server import free_port
 
 
 def _children_of(pid: int) -> list[int]:
@@ -45,7 +39,7 @@ def _children_of(pid: int) -> list[int]:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATA_DIR": str(tmp_path), "PORT": str(port)}
     for name in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "JOB_DIR", "EMBEDDED_WORKER"):
         env.pop(name, None)

@@ -10,23 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.servers import free_port, service
+
 REPO = Path(__file__).resolve().parents[2]
-STARTUP_TIMEOUT = 30.0
 # Settings of the server under test: cheap password hashing (the runs are about
 # behaviour, not hashing cost) and no rate limit, as in the rest of the suite.
 SERVER_SETTINGS = {
@@ -52,13 +50,6 @@ class Server:
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def server_env(database_url: str, data_dir: Path) -> dict[str, str]:
@@ -103,47 +94,16 @@ def fresh_database(postgres_url: str | None, workdir: Path) -> Iterator[str]:
         asyncio.run(_drop_postgres(url))
 
 
-def _wait_until_up(base_url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text()}")
-        try:
-            if httpx.get(f"{base_url}/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"server did not answer within {STARTUP_TIMEOUT} s:\n{log_path.read_text()}")
-
-
 @contextmanager
 def running_server(database_url: str, workdir: Path) -> Iterator[Server]:
     """Migrate the database, serve it on a free port, and stop the server afterwards."""
     env = server_env(database_url, workdir / "data")
-    python = [sys.executable, "-m", "app"]
-    subprocess.run([*python, "migrate"], cwd=REPO, env=env, check=True, capture_output=True)
-    port = free_port()
+    subprocess.run(
+        [sys.executable, "-m", "app", "migrate"], cwd=REPO, env=env, check=True, capture_output=True
+    )
     log_path = workdir / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [*python, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(base_url, process, log_path)
-        yield Server(base_url=base_url, env=env, log_path=log_path)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with service(free_port(), env, log_path) as process:
+        yield Server(base_url=process.base_url, env=env, log_path=log_path)
 
 
 def make_workdir() -> Path:
