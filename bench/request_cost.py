@@ -11,8 +11,9 @@ are what each layer costs. CPU time, not wall time, so a busy machine skews it l
 Last, the floor the stack itself sets, with none of the service's code: the same
 item answered by a bare Starlette route and by a bare FastAPI route with a response
 model, and the same row read through an asyncpg pool and through an SQLAlchemy
-AsyncSession. No service built on FastAPI and SQLAlchemy sessions can cost less
-than the sum of the FastAPI and SQLAlchemy lines.
+AsyncSession (and the session with its connection alone, no query). No service built
+on FastAPI and SQLAlchemy sessions can cost less than the sum of the FastAPI and
+SQLAlchemy lines.
 """
 
 from __future__ import annotations
@@ -133,9 +134,14 @@ async def floor(url: str, row: dict[str, Any]) -> None:
         async with sessions() as session:
             (await session.execute(by_id, {"item_id": 1})).all()
 
+    async def session_only() -> None:
+        async with sessions() as session:
+            await session.connection()
+
     for name, read in [
         ("asyncpg pool, fetchrow", asyncpg_row),
         ("SQLAlchemy AsyncSession", session_row),
+        ("  the same, connection but no query", session_only),
     ]:
         report(f"  {name}", await cpu_ms(read))
     await pool.close()

@@ -45,6 +45,7 @@ EXACT_COUNT_LIMIT = 10_000
 ESTIMATE_TTL = 10.0
 _ESTIMATES_MAX = 1024
 _estimates: dict[Hashable, tuple[float, int]] = {}
+# One statement per source, filter shape, sort and kind: a few hundred at most.
 _statements: dict[Hashable, Select[Any]] = {}
 
 
