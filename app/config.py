@@ -22,7 +22,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 logger = logging.getLogger(__name__)
 
 Environment = Literal["development", "staging", "production"]
-MIN_SECRET_LENGTH = 32
+# RFC 7518, 3.2: an HMAC key at least as long as the hash. Shorter keys are refused in
+# production (and PyJWT warns about them).
+MIN_SECRET_LENGTH = {"HS256": 32, "HS384": 48, "HS512": 64}
 
 
 def _split_csv(value: object) -> object:
@@ -167,10 +169,11 @@ class Settings(BaseSettings):
     def _check_production(self) -> Settings:
         if self.environment == "production":
             key = self.secret_key.get_secret_value() if self.secret_key else ""
-            if len(key) < MIN_SECRET_LENGTH:
+            minimum = MIN_SECRET_LENGTH[self.algorithm]
+            if len(key) < minimum:
                 raise ValueError(
-                    f"SECRET_KEY must be set to at least {MIN_SECRET_LENGTH} characters "
-                    "in production"
+                    f"SECRET_KEY must be set to at least {minimum} characters "
+                    f"for {self.algorithm} in production"
                 )
             if "*" in self.cors_origins:
                 raise ValueError("CORS_ORIGINS may not be '*' in production")

@@ -34,6 +34,13 @@ def test_production_requires_a_real_secret(secret: str | None) -> None:
         Settings(environment="production", secret_key=secret)
 
 
+@pytest.mark.parametrize(("algorithm", "length"), [("HS256", 32), ("HS384", 48), ("HS512", 64)])
+def test_production_key_is_at_least_as_long_as_the_hash(algorithm: str, length: int) -> None:
+    Settings(environment="production", algorithm=algorithm, secret_key="k" * length)
+    with pytest.raises(ValidationError, match=f"at least {length} characters for {algorithm}"):
+        Settings(environment="production", algorithm=algorithm, secret_key="k" * (length - 1))
+
+
 def test_production_turns_docs_off_and_logs_json() -> None:
     settings = Settings(environment="production", secret_key="s" * 32)
     assert settings.show_docs is False
