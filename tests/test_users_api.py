@@ -142,7 +142,13 @@ async def test_password_change_needs_current_password(
         json={"password": "NewPassw0rd", "current_password": "Wrong-Pass-1"},
         headers=headers,
     )
-    assert wrong.status_code == 401
+    assert wrong.status_code == 422  # the token is fine: a 401 would sign the client out
+    error = wrong.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert error["details"]["errors"] == [
+        {"field": "body.current_password", "message": "Current password is incorrect"}
+    ]
+    assert (await client.get(f"{USERS}/me", headers=headers)).status_code == 200
 
 
 async def test_password_change_revokes_tokens_and_allows_new_login(
