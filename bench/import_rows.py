@@ -10,7 +10,7 @@ itself (from the job's own start and finish times), and rows per second end to e
 The database is migrated first and the bench user is deleted afterwards, with its
 items. Give PostgreSQL an empty database of its own:
 
-    .venv/bin/python bench/import_rows.py --rows 100000 \\
+    .venv/bin/python -m bench.import_rows --rows 100000 \\
         --database-url sqlite \\
         --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/bench
 """
@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,13 +34,11 @@ from pathlib import Path
 import httpx
 from sqlalchemy import delete, select
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from app.config import Settings  # noqa: E402
-from app.db.session import build_engine, make_session_factory  # noqa: E402
-from app.models.job import Job  # noqa: E402
-from app.models.user import User  # noqa: E402
+from app.config import Settings
+from app.db.session import build_engine, make_session_factory
+from app.models.job import Job
+from app.models.user import User
+from bench.servers import ROOT, free_port, service
 
 PASSWORD = "Bench-Password-1"
 
@@ -58,13 +55,6 @@ class Run:
 def out(line: str = "") -> None:
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def make_csv(rows: int) -> bytes:
@@ -86,29 +76,16 @@ def services(database_url: str, broker_url: str | None, data_dir: Path) -> Itera
         env["CELERY_BROKER_URL"] = broker_url
     run = [sys.executable, "-m", "app"]
     subprocess.run([*run, "migrate"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    quiet = {"env": env, "cwd": ROOT, "stdout": subprocess.DEVNULL}  # warnings still go to stderr
-    processes = [subprocess.Popen([*run, "serve"], **quiet)]
+    worker = None
     if broker_url:
-        processes.append(
-            subprocess.Popen([*run, "worker", "--loglevel=WARNING"], env=env, cwd=ROOT)
-        )
-    base = f"http://127.0.0.1:{port}"
+        worker = subprocess.Popen([*run, "worker", "--loglevel=WARNING"], env=env, cwd=ROOT)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.2)
-        yield base
+        with service(port, env, data_dir / "server.log") as server:
+            yield server.base_url
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(60)
+        if worker is not None:
+            worker.terminate()
+            worker.wait(60)
 
 
 async def one_import(base: str, body: bytes) -> tuple[Run, str]:
