@@ -142,21 +142,17 @@ class MemoryWatch:
         return round(self.peak_kib / 1024, 1)
 
 
-def service(port: int, env: Mapping[str, str], log_path: Path) -> Server:
-    """The service, started the way a user starts it: `python -m app serve`, one worker."""
-    command = [
-        sys.executable,
-        "-m",
-        "app",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
+def serve_command(port: int, workers: int = 1) -> list[str]:
+    """`python -m app serve` on 127.0.0.1:`port`, the way a user starts the service."""
+    return [
+        *(sys.executable, "-m", "app", "serve", "--host", "127.0.0.1"),
+        *("--port", str(port), "--workers", str(workers)),
     ]
-    return Server("service", command, port, env, log_path)
+
+
+def service(port: int, env: Mapping[str, str], log_path: Path) -> Server:
+    """The service, started the way a user starts it, with one worker."""
+    return Server("service", serve_command(port), port, env, log_path)
 
 
 def reference(port: int, env: Mapping[str, str], log_path: Path) -> Server:

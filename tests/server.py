@@ -6,14 +6,13 @@ import asyncio
 import contextlib
 import os
 import signal
-import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from bench.servers import free_port
+from bench.servers import free_port, serve_command
 
 STARTUP_TIMEOUT = 60.0
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,16 +62,7 @@ async def running_server(
     environment = {k: v for k, v in {**os.environ, **(env or {})}.items() if k not in unset}
     with log.open("wb") as sink:
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "app",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
+            *serve_command(port, workers),
             cwd=ROOT,
             env=environment,
             stdout=sink,
