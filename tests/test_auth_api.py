@@ -196,5 +196,5 @@ async def test_password_change_needs_the_current_password(
         json={"password": "Brand-New-Pass1", "current_password": "Wrong-Pass-1"},
         headers=auth_headers(user),
     )
-    assert response.status_code == 422
+    assert response.status_code == 403
     await login(client, user.email)  # unchanged

@@ -16,7 +16,7 @@ from app.core.security import (
 )
 from app.db.base import utcnow
 from app.db.session import SessionDep
-from app.exceptions import ConflictError, UnauthorizedError, ValidationError
+from app.exceptions import ConflictError, ForbiddenError, UnauthorizedError
 from app.models.item import Item
 from app.models.refresh_token import RefreshToken
 from app.models.user import User
@@ -117,11 +117,9 @@ class UserService(BaseService[User, UserCreate, UserUpdate]):
     async def change_own_password_check(self, user: User, current_password: str) -> None:
         ok, _ = await verify_and_update_password_async(current_password, user.hashed_password)
         if not ok:
-            # A field of the body is wrong, not the caller's token: 422, never a 401 that
-            # a client would take for an expired session and sign the user out.
-            message = "Current password is incorrect"
-            field = {"field": "body.current_password", "message": message}
-            raise ValidationError(message, details={"errors": [field]})
+            # The caller's token is fine, so not a 401 (which clients take for an expired
+            # session); the request is well formed, so not a 422: the change is refused.
+            raise ForbiddenError("Current password is incorrect")
 
     async def update_me(self, user: User, data: UserUpdate) -> User:
         if data.password is not None and data.current_password is not None:
