@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.ratelimit_helpers import CHEAP_ROUTE
-from tests.server import running_server
+from tests.server import read, running_server
 
 pytestmark = pytest.mark.slow
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
@@ -95,3 +95,12 @@ async def test_two_processes_share_one_redis_limit(tmp_path: Path) -> None:
             for n in range(8)
         ]
     assert answers == [422] * 5 + [429] * 3
+
+
+@pytest.mark.parametrize(("setting", "uvloop_loaded"), [(None, False), ("uvloop", True)])
+async def test_event_loop_setting(setting: str | None, uvloop_loaded: bool, tmp_path: Path) -> None:
+    """asyncio unless EVENT_LOOP says uvloop (README, Performance: uvloop's rare tails)."""
+    env, unset = ({"EVENT_LOOP": setting}, ()) if setting else ({}, ("EVENT_LOOP",))
+    async with running_server(tmp_path / "server.log", env, unset=unset) as server:
+        maps = await read(Path(f"/proc/{server.process.pid}/maps"))
+    assert ("uvloop" in maps) is uvloop_loaded
