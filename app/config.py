@@ -99,6 +99,7 @@ class Settings(BaseSettings):
     rate_limit_login_email: str = "5/minute"  # per e-mail address tried
     rate_limit_password_reset: str = "5/hour"  # per client address
     rate_limit_password_reset_email: str = "3/hour"  # per e-mail address
+    rate_limit_password_change: str = "5 per 15 minutes"  # per user: guesses of the current one
 
     # Operations
     access_log: bool = True  # one log line per request
@@ -152,6 +153,7 @@ class Settings(BaseSettings):
         "rate_limit_login_email",
         "rate_limit_password_reset",
         "rate_limit_password_reset_email",
+        "rate_limit_password_change",
     )
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:

@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.session import get_async_session, session_scope
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, auth_headers, make_user
 from tests.ratelimit_helpers import Caller, LimitedApps, storage_params
 
 pytestmark = pytest.mark.usefixtures("database_url")
 LOGIN = "/api/v1/auth/login"
 RESET = "/api/v1/auth/password-reset/request"
+ME = "/api/v1/users/me"
 
 
 @pytest.fixture(params=storage_params())
@@ -118,3 +119,26 @@ async def test_password_reset_requests_are_limited_per_address(
     response = await call("POST", RESET, json={"email": "user9@example.com"})
     assert response.status_code == 429
     assert int(response.headers["retry-after"]) > 60  # an hourly limit
+
+
+async def test_guesses_of_the_current_password_are_limited_per_user(
+    limited: Callable[..., Caller], session: AsyncSession
+) -> None:
+    """A stolen token must not buy unlimited guesses of the password it could then change."""
+    call = limited(rate_limit_password_change="2/minute")
+    user, other = await make_user(session), await make_user(session)
+    guess = {"password": "Brand-New-Pass1", "current_password": "Wrong-Pass-1"}
+    for n in range(2):
+        response = await call(
+            "PATCH", ME, peer=f"198.51.100.{n + 1}", json=guess, headers=auth_headers(user)
+        )
+        assert response.status_code == 403
+        assert response.headers["x-ratelimit-limit"] == "2"
+    limited_out = await call("PATCH", ME, json=guess, headers=auth_headers(user))
+    assert limited_out.status_code == 429
+    assert limited_out.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+    # Other changes of the same user, and other users' guesses, are not counted.
+    renamed = await call("PATCH", ME, json={"full_name": "Still Me"}, headers=auth_headers(user))
+    assert renamed.status_code == 200, renamed.text
+    theirs = await call("PATCH", ME, json=guess, headers=auth_headers(other))
+    assert theirs.status_code == 403

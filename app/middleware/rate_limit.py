@@ -8,8 +8,10 @@ it. The user comes from the bearer token's signed `sub` claim, verified here
 without a database hit (dependencies run too late to protect the database).
 
 Login and password-reset requests also count against stricter limits per
-address and per e-mail address named in the body; the body is read here (it is
-small, and bounded by the body-size middleware outside) and replayed to the app.
+address and per e-mail address named in the body, and password changes
+(`PATCH /users/me` with `current_password`) against one per user; the body is read
+here (it is small, and bounded by the body-size middleware outside) and replayed
+to the app.
 
 Responses carry `X-RateLimit-Limit`, `-Remaining` and `-Reset` (seconds until a
 slot frees up) for the per-user limit when authenticated, the per-address one
@@ -133,6 +135,15 @@ async def email_in_body(scope: Scope, body: bytes) -> str | None:
     return email if isinstance(email, str) and 0 < len(email) <= 320 else None
 
 
+def changes_password(body: bytes) -> bool:
+    """Whether a `PATCH /users/me` body tries a current password (JSON `current_password`)."""
+    try:
+        fields = json.loads(body)
+    except ValueError:  # malformed bodies are the endpoint's to reject (422)
+        return False
+    return isinstance(fields, dict) and "current_password" in fields
+
+
 async def _no_more_body() -> Message:
     return {"type": "http.disconnect"}
 
@@ -158,6 +169,10 @@ class RateLimitMiddleware:
                 parse_limit(settings.rate_limit_password_reset_email),
             ),
         }
+        # Whoever holds a user's token may try to guess their current password (to change
+        # it and keep the account): those attempts are limited per user.
+        self.me = f"{self.prefix}/users/me"
+        self.password_change = parse_limit(settings.rate_limit_password_change)
 
     def _is_api(self, path: str) -> bool:
         return path.startswith(self.prefix) and (
@@ -186,6 +201,12 @@ class RateLimitMiddleware:
             email = await email_in_body(scope, body)
             if email is not None:
                 rules.append(Rule(f"{name}-email", per_email, email_subject(email)))
+        elif user is not None and scope["method"] == "PATCH" and scope["path"] == self.me:
+            body = await read_body(receive)
+            receive = replaying(body, receive)
+            if changes_password(body):
+                rules.append(Rule("password-change", self.password_change, user))
+                report = len(rules) - 1
         decision = await self.limiter.check(rules, report=report)
         if not decision.allowed:
             await self._reject(scope, receive, send, decision.headers(), decision.reset_after)
