@@ -142,3 +142,13 @@ async def test_guesses_of_the_current_password_are_limited_per_user(
     assert renamed.status_code == 200, renamed.text
     theirs = await call("PATCH", ME, json=guess, headers=auth_headers(other))
     assert theirs.status_code == 403
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b"\xff{", b'{"current_password": '])
+async def test_malformed_password_change_bodies_are_the_endpoints_to_refuse(
+    limited: Callable[..., Caller], session: AsyncSession, body: bytes
+) -> None:
+    call = limited()
+    headers = {**auth_headers(await make_user(session)), "content-type": "application/json"}
+    response = await call("PATCH", ME, content=body, headers=headers)
+    assert response.status_code == 422, response.text

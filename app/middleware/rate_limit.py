@@ -139,7 +139,7 @@ def changes_password(body: bytes) -> bool:
     """Whether a `PATCH /users/me` body tries a current password (JSON `current_password`)."""
     try:
         fields = json.loads(body)
-    except ValueError:  # malformed bodies are the endpoint's to reject (422)
+    except (ValueError, RecursionError):  # malformed bodies are the endpoint's to reject (422)
         return False
     return isinstance(fields, dict) and "current_password" in fields
 
