@@ -56,7 +56,7 @@ class Server:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited at start-up; see {self.log_path}")
+                raise RuntimeError(f"{self.name} exited at start-up:\n{self.log_tail()}")
             try:
                 with urllib.request.urlopen(f"{self.base_url}/health", timeout=1) as answer:
                     if answer.status == 200:
@@ -64,7 +64,17 @@ class Server:
             except OSError:
                 time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"{self.name} did not answer /health in {START_TIMEOUT}s")
+        raise RuntimeError(
+            f"{self.name} did not answer /health in {START_TIMEOUT}s:\n{self.log_tail()}"
+        )
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the server's log, for error messages (the whole log is at log_path)."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return f"(no log at {self.log_path})"
+        return "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
