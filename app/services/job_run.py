@@ -72,13 +72,7 @@ async def start_job(
 
 async def fail_job(run: JobRun, job: Job, message: str) -> None:
     """Record a final failure (unless the job already finished) and drop its upload."""
-    async with session_scope(run.factory) as session:
-        await session.execute(
-            update(Job)
-            .where(Job.id == job.id, Job.status.not_in(FINISHED))
-            .values(status="FAILURE", error=message, finished_at=utcnow(), updated_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
+    await _update_unfinished(run, job, status="FAILURE", error=message, finished_at=utcnow())
     _remove_source(run, job)
 
 
@@ -164,34 +158,34 @@ async def run_export(run: JobRun, job: Job) -> dict[str, Any]:
 
     rows = await write_csv(iter_item_rows(run.factory, job.owner_id), path, on_progress=progress)
     result = {"rows": rows, "download_url": f"{run.download_prefix}/tasks/{job.task_id}/download"}
-    async with session_scope(run.factory) as session:
-        await session.execute(
-            update(Job)
-            .where(Job.id == job.id, Job.status.not_in(FINISHED))
-            .values(
-                status="SUCCESS",
-                progress=100,
-                result=result,
-                result_file=name,
-                total_rows=rows,
-                rows_done=rows,
-                finished_at=utcnow(),
-                updated_at=utcnow(),
-            )
-            .execution_options(synchronize_session=False)
-        )
+    await _update_unfinished(
+        run,
+        job,
+        status="SUCCESS",
+        progress=100,
+        result=result,
+        result_file=name,
+        total_rows=rows,
+        rows_done=rows,
+        finished_at=utcnow(),
+    )
     return result
 
 
 async def _set_progress(run: JobRun, job: Job, progress: int) -> None:
+    await _update_unfinished(run, job, status="PROGRESS", progress=progress)
+    run.report(progress)
+
+
+async def _update_unfinished(run: JobRun, job: Job, **values: Any) -> None:
+    """Set `values` on the job in a transaction of its own, unless it has finished."""
     async with session_scope(run.factory) as session:
         await session.execute(
             update(Job)
             .where(Job.id == job.id, Job.status.not_in(FINISHED))
-            .values(status="PROGRESS", progress=progress, updated_at=utcnow())
+            .values(**values, updated_at=utcnow())
             .execution_options(synchronize_session=False)
         )
-    run.report(progress)
 
 
 def _remove_source(run: JobRun, job: Job) -> None:
