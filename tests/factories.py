@@ -7,7 +7,7 @@ import secrets
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.security import create_access_token, get_password_hash
 from app.models.item import Item
@@ -48,3 +48,9 @@ async def make_item(session: AsyncSession, owner: User, **overrides: Any) -> Ite
 def auth_headers(user: User) -> dict[str, str]:
     token = create_access_token(subject=user.id, extra_claims={"ver": user.token_version})
     return {"Authorization": f"Bearer {token}"}
+
+
+async def committed_user_headers(factory: async_sessionmaker[AsyncSession]) -> dict[str, str]:
+    """The bearer header of a new user committed for real (for tests that use a live server)."""
+    async with factory.begin() as session:
+        return auth_headers(await make_user(session))

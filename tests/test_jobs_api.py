@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.config import get_settings
 from app.models.item import Item
 from app.models.job import Job
-from tests.factories import auth_headers, make_user
+from tests.factories import auth_headers, committed_user_headers, make_user
 from tests.workers import use_broker
 
 pytestmark = pytest.mark.usefixtures("database_url")
@@ -301,8 +301,7 @@ async def test_no_database_lock_is_held_while_an_upload_streams(
     # On SQLite a session's transaction holds the write lock: if the one that
     # authenticated the upload stayed open while the body arrives, this write would
     # wait for the whole upload (here: forever, as the upload waits for the write).
-    async with committed_factory.begin() as session:
-        headers = auth_headers(await make_user(session))
+    headers = await committed_user_headers(committed_factory)
     boundary = "b0undary"
     head = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n'

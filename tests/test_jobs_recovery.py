@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.models.item import Item
 from app.models.job import Job
-from tests.factories import auth_headers, make_user
+from tests.factories import committed_user_headers
 from tests.workers import BROKERS, Broker, Worker, use_broker, wait_for_task
 
 pytestmark = pytest.mark.usefixtures("database_url")
@@ -61,8 +61,7 @@ async def test_import_killed_mid_way_is_finished_by_the_next_worker(
     committed_factory: async_sessionmaker[AsyncSession],
     tmp_path: Path,
 ) -> None:
-    async with committed_factory.begin() as session:
-        headers = auth_headers(await make_user(session))
+    headers = await committed_user_headers(committed_factory)
     body, bad_rows = _csv()
     first = Worker(broker, tmp_path / "first.log")
     try:

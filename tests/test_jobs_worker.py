@@ -19,7 +19,7 @@ from app.models.item import Item
 from app.models.job import Job
 from app.tasks import queue
 from app.tasks.queue import publish
-from tests.factories import auth_headers, make_user
+from tests.factories import auth_headers, committed_user_headers, make_user
 from tests.workers import BROKERS, Broker, Worker, use_broker, wait_for_task
 
 pytestmark = pytest.mark.usefixtures("database_url")
@@ -166,8 +166,7 @@ async def test_export_is_neutralised_csv_and_downloads_for_its_owner_only(
     ]
     assert {row[2] for row in rows[1:]} == {"'=cmd"}
     assert {row[3] for row in rows[1:]} == {"1.50"}
-    async with committed_factory.begin() as session:
-        stranger = auth_headers(await make_user(session))
+    stranger = await committed_user_headers(committed_factory)
     assert (await live_client.get(f"/api/v1/tasks/{task_id}", headers=stranger)).status_code == 404
     other = await live_client.get(f"/api/v1/tasks/{task_id}/download", headers=stranger)
     assert other.status_code == 404

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from kombu import Connection
+from kombu.simple import SimpleQueue
 
 from app.tasks.spool import Transport, recover_abandoned
 
@@ -45,6 +46,15 @@ def spool(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def jobs(spool: Path) -> Iterator[SimpleQueue]:
+    """The `jobs` queue of a connection to the spool, closed after the test."""
+    with _connect(spool) as conn:
+        queue = conn.SimpleQueue("jobs")
+        yield queue
+        queue.close()
+
+
+@pytest.fixture
 def consumer_process(spool: Path) -> Iterator[subprocess.Popen[str]]:
     process = subprocess.Popen(
         [sys.executable, "-c", CONSUMER, str(spool)], stdout=subprocess.PIPE, text=True
@@ -57,41 +67,34 @@ def consumer_process(spool: Path) -> Iterator[subprocess.Popen[str]]:
     process.stdout.close()
 
 
-def test_messages_are_delivered_in_order_and_gone_once_acknowledged(spool: Path) -> None:
-    with _connect(spool) as conn:
-        queue = conn.SimpleQueue("jobs")
-        for n in range(3):
-            queue.put({"n": n})
-        received = [queue.get(timeout=1) for _ in range(3)]
-        assert [message.payload["n"] for message in received] == [0, 1, 2]
-        assert len(list((spool / "unacked").rglob("*.msg"))) == 3  # claimed, not yet done
-        for message in received:
-            message.ack()
-        assert list(spool.rglob("*.msg")) == []
-        queue.close()
+def test_messages_are_delivered_in_order_and_gone_once_acknowledged(
+    spool: Path, jobs: SimpleQueue
+) -> None:
+    for n in range(3):
+        jobs.put({"n": n})
+    received = [jobs.get(timeout=1) for _ in range(3)]
+    assert [message.payload["n"] for message in received] == [0, 1, 2]
+    assert len(list((spool / "unacked").rglob("*.msg"))) == 3  # claimed, not yet done
+    for message in received:
+        message.ack()
+    assert list(spool.rglob("*.msg")) == []
 
 
-def test_a_rejected_message_is_delivered_again(spool: Path) -> None:
-    with _connect(spool) as conn:
-        queue = conn.SimpleQueue("jobs")
-        queue.put({"n": 1})
-        queue.get(timeout=1).reject(requeue=True)
-        again = queue.get(timeout=1)
-        assert again.payload == {"n": 1}
-        again.ack()
-        assert list(spool.rglob("*.msg")) == []
-        queue.close()
+def test_a_rejected_message_is_delivered_again(spool: Path, jobs: SimpleQueue) -> None:
+    jobs.put({"n": 1})
+    jobs.get(timeout=1).reject(requeue=True)
+    again = jobs.get(timeout=1)
+    assert again.payload == {"n": 1}
+    again.ack()
+    assert list(spool.rglob("*.msg")) == []
 
 
-def test_unfinished_files_are_never_delivered(spool: Path) -> None:
-    with _connect(spool) as conn:
-        queue = conn.SimpleQueue("jobs")
-        queue.put({"n": 1})
-        (spool / "queue" / ".0_partial.jobs.msg.tmp").write_text('{"half": ')
-        assert queue.get(timeout=1).payload == {"n": 1}
-        with pytest.raises(queue.Empty):
-            queue.get(timeout=0.3)
-        queue.close()
+def test_unfinished_files_are_never_delivered(spool: Path, jobs: SimpleQueue) -> None:
+    jobs.put({"n": 1})
+    (spool / "queue" / ".0_partial.jobs.msg.tmp").write_text('{"half": ')
+    assert jobs.get(timeout=1).payload == {"n": 1}
+    with pytest.raises(jobs.Empty):
+        jobs.get(timeout=0.3)
 
 
 def test_two_consumers_never_share_a_message(spool: Path) -> None:
@@ -112,29 +115,26 @@ def test_two_consumers_never_share_a_message(spool: Path) -> None:
 
 
 def test_a_dead_consumers_message_comes_back_and_a_live_ones_does_not(
-    spool: Path, consumer_process: subprocess.Popen[str]
+    spool: Path, jobs: SimpleQueue, consumer_process: subprocess.Popen[str]
 ) -> None:
-    with _connect(spool) as conn:
-        queue = conn.SimpleQueue("jobs")
-        queue.put({"job": 7})
-        assert consumer_process.stdout is not None
-        assert consumer_process.stdout.readline().strip() == "{'job': 7}"
-        assert recover_abandoned(spool) == 0  # its owner is alive: not stolen
-        with pytest.raises(queue.Empty):
-            queue.get(timeout=0.3)
-        os.kill(consumer_process.pid, signal.SIGKILL)
-        consumer_process.wait(10)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # the next sweep finds the lock free
-            try:
-                message = queue.get(timeout=0.5)
-                break
-            except queue.Empty:
-                continue
-        else:
-            pytest.fail("the dead consumer's message was not delivered again")
-        assert message.payload == {"job": 7}
-        message.ack()
-        leftovers = [path.name for path in (spool / "unacked").iterdir()]
-        assert not [name for name in leftovers if f"-{consumer_process.pid}-" in name]
-        queue.close()
+    jobs.put({"job": 7})
+    assert consumer_process.stdout is not None
+    assert consumer_process.stdout.readline().strip() == "{'job': 7}"
+    assert recover_abandoned(spool) == 0  # its owner is alive: not stolen
+    with pytest.raises(jobs.Empty):
+        jobs.get(timeout=0.3)
+    os.kill(consumer_process.pid, signal.SIGKILL)
+    consumer_process.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the next sweep finds the lock free
+        try:
+            message = jobs.get(timeout=0.5)
+            break
+        except jobs.Empty:
+            continue
+    else:
+        pytest.fail("the dead consumer's message was not delivered again")
+    assert message.payload == {"job": 7}
+    message.ack()
+    leftovers = [path.name for path in (spool / "unacked").iterdir()]
+    assert not [name for name in leftovers if f"-{consumer_process.pid}-" in name]
