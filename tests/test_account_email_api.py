@@ -18,7 +18,7 @@ from app.core.security import (
     TokenType,
     encode_token,
     get_password_hash,
-    password_fingerprint,
+    password_digest,
 )
 from app.services.user import UserService
 from tests.factories import PASSWORD, auth_headers, make_user
@@ -209,7 +209,7 @@ async def test_expired_reset_token_is_refused(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     user = await make_user(session)
-    claims = {"pwd": password_fingerprint(user.hashed_password)}
+    claims = {"pwd": password_digest(user.hashed_password)}
     token = encode_token(user.id, TokenType.PASSWORD_RESET, timedelta(seconds=-1), claims)
     response = await reset(client, token)
     assert_unauthorized(response)

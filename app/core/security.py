@@ -225,7 +225,7 @@ def decode_refresh_token(token: str) -> dict[str, Any]:
 # -- one-purpose tokens for e-mail links ---------------------------------------------------
 
 
-def password_fingerprint(hashed_password: str) -> str:
+def password_digest(hashed_password: str) -> str:
     """A keyed digest of the stored password hash, carried by password-reset tokens.
 
     Any password change (a reset included) changes the hash, so every reset token
@@ -238,15 +238,13 @@ def password_fingerprint(hashed_password: str) -> str:
 
 def create_password_reset_token(subject: str | int, *, hashed_password: str) -> str:
     delta = timedelta(minutes=get_settings().password_reset_expire_minutes)
-    claims = {"pwd": password_fingerprint(hashed_password)}
+    claims = {"pwd": password_digest(hashed_password)}
     return encode_token(subject, TokenType.PASSWORD_RESET, delta, claims)
 
 
 def password_reset_token_matches(claims: dict[str, Any], hashed_password: str) -> bool:
-    fingerprint = claims.get("pwd")
-    return isinstance(fingerprint, str) and hmac.compare_digest(
-        fingerprint, password_fingerprint(hashed_password)
-    )
+    digest = claims.get("pwd")
+    return isinstance(digest, str) and hmac.compare_digest(digest, password_digest(hashed_password))
 
 
 def create_email_verification_token(subject: str | int, *, email: str) -> str:
