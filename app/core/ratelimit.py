@@ -108,6 +108,7 @@ def redis_pool(redis_url: str) -> ConnectionPool:
 
 def redis_storage(redis_url: str, pool: ConnectionPool, key_prefix: str) -> RedisStorage:
     url = redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
+    # Through **options: `limits` types its storage options as scalars, not a pool.
     options: dict[str, Any] = {"connection_pool": pool}
     return RedisStorage(
         url, wrap_exceptions=True, implementation="redispy", key_prefix=key_prefix, **options
@@ -120,13 +121,12 @@ class RateLimiter:
     def __init__(self, settings: Settings) -> None:
         strategy = STRATEGIES[settings.rate_limit_strategy]
         self.memory: Strategy = strategy(SweepingMemoryStorage())
-        self.redis_pool = redis_pool(settings.redis_url) if settings.redis_url else None
+        self.redis_pool: ConnectionPool | None = None
         self.redis: Strategy | None = None
-        if settings.redis_url and self.redis_pool is not None:
-            storage = redis_storage(
-                settings.redis_url, self.redis_pool, settings.rate_limit_key_prefix
-            )
-            self.redis = strategy(storage)
+        if settings.redis_url:
+            self.redis_pool = redis_pool(settings.redis_url)
+            prefix = settings.rate_limit_key_prefix
+            self.redis = strategy(redis_storage(settings.redis_url, self.redis_pool, prefix))
         self._redis_down_until = 0.0
 
     @property
