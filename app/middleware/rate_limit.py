@@ -73,10 +73,11 @@ class TokenSubjects:
             claims = decode_access_token(token)
         except UnauthorizedError:
             return None  # the route's own authentication answers 401
-        self._cache[token] = (claims["sub"], float(claims["exp"]))
+        subject = str(claims["sub"])
+        self._cache[token] = (subject, float(claims["exp"]))
         if len(self._cache) > self.size:
             self._cache.popitem(last=False)
-        return str(claims["sub"])
+        return subject
 
 
 def bearer_token(scope: Scope) -> str | None:
