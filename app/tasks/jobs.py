@@ -26,6 +26,7 @@ from celery import Task
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings, get_settings
 from app.db.session import build_engine, make_session_factory
@@ -112,13 +113,14 @@ def run_task(task: Task[Any, Any], job_id: int, work: Work) -> dict[str, Any]:
         raise JobError(message) from None
     except Exception as exc:
         retries = task.request.retries or 0
-        if is_transient(exc) and retries < settings.job_max_retries:
+        transient = is_transient(exc)
+        if transient and retries < settings.job_max_retries:
             logger.warning("job %s: %r; retry %d", job_id, exc, retries + 1)
             raise task.retry(exc=exc, countdown=retry_delay(retries)) from exc
         logger.exception("job %s failed", job_id)
         message = (
             "The database was unavailable; try again later"
-            if is_transient(exc)
+            if transient
             else "The job failed unexpectedly"
         )
         _record_failure(settings, job_id, task_id, message)
@@ -148,7 +150,11 @@ async def _run_job(
         await engine.dispose()
 
 
-def _job_run(settings: Settings, factory: Any, report: Callable[[int], None]) -> JobRun:
+def _job_run(
+    settings: Settings,
+    factory: async_sessionmaker[AsyncSession],
+    report: Callable[[int], None] = lambda _progress: None,
+) -> JobRun:
     return JobRun(
         factory=factory,
         job_path=settings.job_path,
@@ -166,7 +172,7 @@ def _record_failure(settings: Settings, job_id: int, task_id: str | None, messag
             factory = make_session_factory(engine)
             job = await start_job(factory, job_id, task_id)
             if job is not None:
-                await fail_job(_job_run(settings, factory, lambda _p: None), job, message)
+                await fail_job(_job_run(settings, factory), job, message)
         finally:
             await engine.dispose()
 
