@@ -51,7 +51,10 @@ class JobService:
             )
         except ImportFileError as exc:
             await anyio.Path(path).unlink(missing_ok=True)
-            return await self._record_failure("import", owner, error=str(exc))
+            # Failed before it could start: recorded as such, nothing to queue.
+            return await self._insert(
+                "import", owner, status="FAILURE", error=str(exc), finished_at=utcnow()
+            )
         return await self._create(
             "import", owner, source_file=upload.name, source_format=upload.format, total_rows=rows
         )
@@ -82,23 +85,13 @@ class JobService:
         return path
 
     async def _create(self, kind: JobKind, owner: User, **fields: object) -> Job:
-        job = Job(task_id=str(uuid.uuid4()), kind=kind, owner_id=owner.id, **fields)
-        self.session.add(job)
-        await self.session.flush()
+        """A new job, queued once the request's transaction has committed."""
+        job = await self._insert(kind, owner, **fields)
         after_commit(self.session, lambda: self._publish(job))
         return job
 
-    async def _record_failure(self, kind: JobKind, owner: User, *, error: str) -> Job:
-        """A job that failed before it could start: nothing to queue."""
-        now = utcnow()
-        job = Job(
-            task_id=str(uuid.uuid4()),
-            kind=kind,
-            owner_id=owner.id,
-            status="FAILURE",
-            error=error,
-            finished_at=now,
-        )
+    async def _insert(self, kind: JobKind, owner: User, **fields: object) -> Job:
+        job = Job(task_id=str(uuid.uuid4()), kind=kind, owner_id=owner.id, **fields)
         self.session.add(job)
         await self.session.flush()
         return job
