@@ -102,11 +102,14 @@ Price = Annotated[
     AfterValidator(_cents),
     WithJsonSchema(PRICE_SCHEMA, mode="validation"),
 ]
-# Always two places on the way out, whatever the back end hands back: "9.90", not "9.9".
-PriceOut = Annotated[
-    Decimal,
-    PlainSerializer(lambda value: f"{value.quantize(CENT)}", return_type=str, when_used="json"),
-]
+
+
+def price_text(value: Decimal) -> str:
+    """A price as clients read it, two places whatever the back end hands back: "9.90"."""
+    return f"{value.quantize(CENT)}"
+
+
+PriceOut = Annotated[Decimal, PlainSerializer(price_text, return_type=str, when_used="json")]
 
 
 class BaseSchema(BaseModel):

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.models.item import Item
-from app.schemas.common import CENT
+from app.schemas.common import price_text
 
 EXPORT_COLUMNS = ("id", "title", "description", "price", "created_at", "updated_at")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -39,7 +39,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, Decimal):
-        return f"{value.quantize(CENT)}"
+        return price_text(value)
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)
