@@ -101,8 +101,8 @@ def _csv_rows(handle: TextIO) -> Iterator[RawRow]:
     width = len(header)
     number = 0
     for record in reader:
-        if not record or (len(record) == 1 and not record[0].strip()):
-            continue  # blank line
+        if _is_blank(record):
+            continue
         number += 1
         if len(record) > width:
             yield number, f"row has {len(record)} fields, the header has {width}"
@@ -113,9 +113,14 @@ def _csv_rows(handle: TextIO) -> Iterator[RawRow]:
         yield number, fields
 
 
+def _is_blank(record: list[str]) -> bool:
+    """A blank line, or one of whitespace only: skipped, and not numbered."""
+    return not record or (len(record) == 1 and not record[0].strip())
+
+
 def _header(reader: Any) -> list[str]:
     for record in reader:
-        if not record or (len(record) == 1 and not record[0].strip()):
+        if _is_blank(record):
             continue
         header = [name.strip().lower() for name in record]
         missing = [name for name in REQUIRED_COLUMNS if name not in header]
