@@ -18,7 +18,7 @@ from app.schemas.common import ErrorResponse
 
 _DESCRIPTIONS = {
     401: "Missing, invalid, expired or revoked token",
-    403: "Authenticated, but lacking the role",
+    403: "Authenticated, but not allowed: a missing role, a disabled account, a wrong password",
     404: "Not found (or not yours)",
     405: "Method not allowed",
     409: "Conflict",
