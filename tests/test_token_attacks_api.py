@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+from collections.abc import Callable
 from datetime import timedelta
+from types import SimpleNamespace
 
 import httpx
 import jwt
@@ -12,6 +15,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import get_settings
+from app.core import security
 from app.core.security import (
     TokenType,
     create_access_token,
@@ -21,7 +25,7 @@ from app.core.security import (
     encode_token,
 )
 from app.models.user import User
-from tests.factories import make_user
+from tests.factories import auth_headers, make_user
 from tests.test_auth_api import AUTH, ME, assert_unauthorized, bearer, login
 
 pytestmark = pytest.mark.usefixtures("database_url")
@@ -127,3 +131,37 @@ async def test_token_without_a_purpose_is_refused(
     assert_unauthorized(await client.get(ME, headers=bearer(token)))
     typed = encode_token(user.id, TokenType.ACCESS, timedelta(minutes=1), {"type": "admin"})
     assert jwt.decode(typed, options={"verify_signature": False})["type"] == "access"
+
+
+async def test_a_token_accepted_before_is_refused_once_it_expires(
+    client: httpx.AsyncClient, session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verified tokens are remembered, but their expiry is checked on every use."""
+    user = await make_user(session)
+    headers = auth_headers(user)  # valid for ACCESS_TOKEN_EXPIRE_MINUTES
+    assert (await client.get(ME, headers=headers)).status_code == 200
+    next_year = time.time() + 365 * 86400
+    monkeypatch.setattr(security, "time", SimpleNamespace(time=lambda: next_year))
+    response = await client.get(ME, headers=headers)
+    assert_unauthorized(response)
+    assert response.json()["error"]["message"] == "Token has expired"
+
+
+@pytest.mark.parametrize("value", ["soon", 1e400, True, None])
+async def test_token_with_a_malformed_expiry_is_refused(
+    client: httpx.AsyncClient, session: AsyncSession, value: object
+) -> None:
+    user = await make_user(session)
+    claims = {"sub": str(user.id), "type": "access", "ver": 0, "iat": 1, "exp": value}
+    token = jwt.encode(claims, get_settings().signing_key, algorithm="HS256")
+    assert_unauthorized(await client.get(ME, headers=bearer(token)))
+
+
+async def test_tokens_signed_with_a_replaced_key_are_refused(
+    client: httpx.AsyncClient, session: AsyncSession, set_env: Callable[..., None]
+) -> None:
+    user = await make_user(session)
+    headers = auth_headers(user)
+    assert (await client.get(ME, headers=headers)).status_code == 200
+    set_env(SECRET_KEY="a-new-secret-key-after-rotation-long-enough-for-hs256")
+    assert_unauthorized(await client.get(ME, headers=headers))

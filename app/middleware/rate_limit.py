@@ -24,8 +24,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-import time
-from collections import OrderedDict
 from functools import lru_cache
 from urllib.parse import parse_qs
 
@@ -40,7 +38,6 @@ from app.core.security import decode_access_token
 from app.exceptions import RateLimitError, UnauthorizedError, error_response
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-_TOKEN_CACHE_SIZE = 4096
 
 
 @lru_cache(maxsize=4096)
@@ -57,27 +54,12 @@ def email_subject(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
 
 
-class TokenSubjects:
-    """`sub` of verified access tokens, remembered until they expire (bounded LRU)."""
-
-    def __init__(self, size: int = _TOKEN_CACHE_SIZE) -> None:
-        self.size = size
-        self._cache: OrderedDict[str, tuple[str, float]] = OrderedDict()
-
-    def subject(self, token: str) -> str | None:
-        cached = self._cache.get(token)
-        if cached is not None and cached[1] > time.time():
-            self._cache.move_to_end(token)
-            return cached[0]
-        try:
-            claims = decode_access_token(token)
-        except UnauthorizedError:
-            return None  # the route's own authentication answers 401
-        subject = str(claims["sub"])
-        self._cache[token] = (subject, float(claims["exp"]))
-        if len(self._cache) > self.size:
-            self._cache.popitem(last=False)
-        return subject
+def token_subject(token: str) -> str | None:
+    """`sub` of a valid access token (verified once, see `decode_token`), else None."""
+    try:
+        return str(decode_access_token(token)["sub"])
+    except UnauthorizedError:
+        return None  # the route's own authentication answers 401
 
 
 def bearer_token(scope: Scope) -> str | None:
@@ -156,7 +138,6 @@ class RateLimitMiddleware:
         self.prefix = settings.api_prefix.rstrip("/")
         self.general = per_period(settings.rate_limit_requests, settings.rate_limit_period)
         self.client_address = ClientAddressResolver(settings.trusted_proxies)
-        self.tokens = TokenSubjects()
         # path -> (rule name, per-address limit, per-e-mail limit)
         self.strict = {
             f"{self.prefix}/auth/login": (
@@ -188,7 +169,7 @@ class RateLimitMiddleware:
         rules = [Rule("client", self.general, address)]
         report = 0
         token = bearer_token(scope)
-        user = self.tokens.subject(token) if token else None
+        user = token_subject(token) if token else None
         if user is not None:
             rules.append(Rule("user", self.general, user))
             report = 1
