@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -26,6 +29,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     PostgreSQL keeps the offset (`timestamptz`); SQLite stores text without one, so
     values are normalised to UTC on the way in and marked as UTC on the way out.
+    asyncpg already returns every `timestamptz` in UTC, so its values are not processed
+    (which lets `app/db/fetch.py` read them on the driver's connection).
     """
 
     impl = DateTime(timezone=True)
@@ -37,6 +42,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError("naive datetimes are not stored; use an aware UTC datetime")
         return value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        if dialect.driver == "asyncpg":
+            return None  # asyncpg returns every timestamptz aware, in UTC
+        return super().result_processor(dialect, coltype)
 
     def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
         if value is None:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Executable, Row, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.interfaces import ORMOption
 
 from app.db.base import Base
+from app.db.fetch import fetch_all
 from app.exceptions import NotFoundError
 
 ModelT = TypeVar("ModelT", bound=Base)
@@ -93,15 +94,16 @@ class BaseService(Generic[ModelT, CreateT, UpdateT]):
         await self.session.flush()
 
     async def rows(
-        self, statement: Executable, params: dict[str, Any] | None = None
-    ) -> Sequence[Row[Any]]:
+        self, statement: Select[Any], params: Mapping[str, Any] | None = None
+    ) -> Sequence[Mapping[str, Any]]:
         """Plain rows, read on the session's connection: no ORM objects, no identity map.
 
         For what a request only displays (lists, pages): several times cheaper per
-        row than loading ORM instances. Pending ORM changes are not flushed first.
+        row than loading ORM instances, and run on the driver's connection where
+        SQLAlchemy would add nothing (see `app/db/fetch.py`). Pending ORM changes are
+        not flushed first.
         """
-        connection = await self.session.connection()
-        return (await connection.execute(statement, params)).all()
+        return await fetch_all(await self.session.connection(), statement, params)
 
     def _select(self) -> Select[ModelT]:
         return select(self.model).options(*self.load_options)

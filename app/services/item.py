@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, bindparam, or_, select
+from sqlalchemy import ColumnElement, bindparam, or_, select
+from sqlalchemy.sql.elements import KeyedColumnElement
 
 from app.db.session import SessionDep
 from app.exceptions import NotFoundError
@@ -58,7 +59,7 @@ def _parse_decimal(text: str) -> Decimal:
 
 
 _ITEMS = Item.__table__
-_COLUMNS: dict[str, tuple[ColumnElement[Any], Callable[[str], Any]]] = {
+_COLUMNS: dict[str, tuple[KeyedColumnElement[Any], Callable[[str], Any]]] = {
     "created_at": (_ITEMS.c.created_at, _parse_datetime),
     "price": (_ITEMS.c.price, _parse_decimal),
     "title": (_ITEMS.c.title, str),
@@ -95,7 +96,7 @@ class ItemService(BaseService[Item, ItemCreate, ItemUpdate]):
     model = Item
     not_found_message = "Item not found"
 
-    async def read(self, item_id: int) -> Row[Any]:
+    async def read(self, item_id: int) -> Mapping[str, Any]:
         """One item to show, as a plain row (`get_by_id` loads one to change)."""
         rows = await self.rows(_BY_ID, {"item_id": item_id})
         if not rows:
@@ -113,7 +114,7 @@ class ItemService(BaseService[Item, ItemCreate, ItemUpdate]):
 
     async def search(
         self, filters: ItemFilters, *, sort: ItemSort, paging: PageRequest | None = None
-    ) -> Page[Row[Any]]:
+    ) -> Page[Mapping[str, Any]]:
         """A page of items as plain rows (no ORM objects: lists are read, not changed)."""
         return await paginate(
             self.session,

@@ -26,7 +26,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     FromClause,
-    Row,
     Select,
     bindparam,
     func,
@@ -35,9 +34,11 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.elements import KeyedColumnElement
 
 from app.core.cursor import Cursor, InvalidCursorError, decode_cursor, encode_cursor
 from app.db.explain import explain_rows
+from app.db.fetch import fetch_all, fetch_value
 from app.exceptions import ValidationError
 from app.services.base import Page
 
@@ -75,8 +76,8 @@ class SortKey:
     """An ORDER BY on one column with `id` breaking ties in the same direction."""
 
     name: str  # as clients write it: "price", "-created_at"
-    column: ColumnElement[Any]
-    id_column: ColumnElement[Any]
+    column: KeyedColumnElement[Any]
+    id_column: KeyedColumnElement[Any]
     parse: Callable[[str], Any]  # a cursor's text back into a column value
 
     @property
@@ -127,7 +128,7 @@ async def paginate(
     where: Filter,
     sort: SortKey,
     request: PageRequest,
-) -> Page[Row[Any]]:
+) -> Page[Mapping[str, Any]]:
     """One page of the rows of `source` that match `where`, in `sort` order."""
     size = request.page_size
     params = {**where.params, "limit": size + 1}
@@ -150,14 +151,15 @@ async def paginate(
         )
     # Plain rows on the session's connection: lists are shown, not changed.
     connection = await session.connection()
-    rows = (await connection.execute(statement, params)).all()
+    rows = await fetch_all(connection, statement, params)
     more = len(rows) > size
     rows = rows[:size]
     next_cursor = None
     if more:
         last = rows[-1]
-        value = _text(last._mapping[sort.column.key])
-        next_cursor = encode_cursor(Cursor(sort.name, value, last.id, position + len(rows)))
+        value = _text(last[sort.column.key])
+        last_id = last[sort.id_column.key]
+        next_cursor = encode_cursor(Cursor(sort.name, value, last_id, position + len(rows)))
     if not more and (rows or position == 0):
         total, exact = position + len(rows), True  # the last page tells the total
     else:
@@ -198,14 +200,14 @@ async def count_rows(
     """(total, exact): counted up to EXACT_COUNT_LIMIT rows, estimated past it."""
     params = dict(where.params)
     if exact or connection.dialect.name != "postgresql":
-        count = await connection.scalar(_count_statement(source, where, "count"), params)
+        count = await fetch_value(connection, _count_statement(source, where, "count"), params)
         return int(count or 0), True
     estimate_key = (source.description, where.shape, *sorted(params.items()))
     cached = _estimates.get(estimate_key)
     if cached is not None and time.monotonic() - cached[0] < ESTIMATE_TTL:
         return cached[1], False
     bounded = _count_statement(source, where, "bounded")
-    counted = int(await connection.scalar(bounded, params) or 0)
+    counted = int(await fetch_value(connection, bounded, params) or 0)
     if counted <= EXACT_COUNT_LIMIT:
         return counted, True
     matching = _count_statement(source, where, "matching")

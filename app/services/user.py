@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
@@ -169,7 +169,9 @@ class UserService(BaseService[User, UserCreate, UserUpdate]):
             await self.session.flush()
         return user
 
-    async def recent_items(self, user: User, limit: int = RECENT_ITEMS_LIMIT) -> Sequence[Row[Any]]:
+    async def recent_items(
+        self, user: User, limit: int = RECENT_ITEMS_LIMIT
+    ) -> Sequence[Mapping[str, Any]]:
         """The user's newest items, as plain rows (read for display, not to be changed)."""
         return await self.rows(_RECENT_ITEMS, {"owner_id": user.id, "limit": limit})
 
