@@ -11,9 +11,12 @@ are what each layer costs. CPU time, not wall time, so a busy machine skews it l
 Last, the floor the stack itself sets, with none of the service's code: the same
 item answered by a bare Starlette route and by a bare FastAPI route with a response
 model, and the same row read through an asyncpg pool and through an SQLAlchemy
-AsyncSession (and the session with its connection alone, no query). No service built
-on FastAPI and SQLAlchemy sessions can cost less than the sum of the FastAPI and
-SQLAlchemy lines.
+AsyncSession (and on that session's own driver connection, as `app/db/fetch.py`
+reads, and the session with its connection alone, no query). No service built on
+FastAPI and SQLAlchemy sessions can cost less than the sum of the FastAPI line and
+the session's.
+
+POST /items creates rows; `make bench` deletes what earlier runs wrote.
 """
 
 from __future__ import annotations
@@ -41,18 +44,25 @@ def configure(url: str) -> None:
     )
 
 
-async def call(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> int:
+async def call(
+    app: Any, path: str, headers: list[tuple[bytes, bytes]], body: bytes | None = None
+) -> int:
+    """One request (a POST of JSON `body` if given, else a GET); its status."""
     path, _, query = path.partition("?")
+    if body is not None:
+        headers = [*headers, (b"content-type", b"application/json")]
+        headers.append((b"content-length", str(len(body)).encode()))
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
-        "root_path": "", "headers": [(b"host", b"bench"), *headers],
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+        "method": "GET" if body is None else "POST", "scheme": "http", "path": path,
+        "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
+        "headers": [(b"host", b"bench"), *headers],
         "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {},
     }  # fmt: skip
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": body or b"", "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
@@ -61,9 +71,11 @@ async def call(app: Any, path: str, headers: list[tuple[bytes, bytes]]) -> int:
     return int(sent[0]["status"])
 
 
-async def cost(app: Any, name: str, path: str, headers: list[tuple[bytes, bytes]]) -> None:
-    status = await call(app, path, headers)
-    report(name, await cpu_ms(lambda: call(app, path, headers)), status)
+async def cost(
+    app: Any, name: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes | None = None
+) -> None:
+    status = await call(app, path, headers, body)
+    report(name, await cpu_ms(lambda: call(app, path, headers, body)), status)
 
 
 def report(name: str, cpu: float, status: int | str = "") -> None:
@@ -134,6 +146,12 @@ async def floor(url: str, row: dict[str, Any]) -> None:
         async with sessions() as session:
             (await session.execute(by_id, {"item_id": 1})).all()
 
+    async def session_driver_row() -> None:  # as app/db/fetch.py reads
+        async with sessions() as session:
+            connection = await session.connection()
+            driver: Any = (await connection.get_raw_connection()).driver_connection
+            await driver.fetchrow(f"{ITEM_SQL} WHERE id = $1", 1)
+
     async def session_only() -> None:
         async with sessions() as session:
             await session.connection()
@@ -141,6 +159,7 @@ async def floor(url: str, row: dict[str, Any]) -> None:
     for name, read in [
         ("asyncpg pool, fetchrow", asyncpg_row),
         ("SQLAlchemy AsyncSession", session_row),
+        ("  the same, read on the driver", session_driver_row),
         ("  the same, connection but no query", session_only),
     ]:
         report(f"  {name}", await cpu_ms(read))
@@ -162,6 +181,8 @@ async def main(url: str) -> None:
     await cost(app, "GET /users/me (user 1)", "/api/v1/users/me", auth)
     await cost(app, "GET /items?page_size=20", "/api/v1/items?page_size=20", [])
     await cost(app, "GET /items/{id}", "/api/v1/items/1", [])
+    item = b'{"title": "Bench lamp", "description": "made by request_cost", "price": "12.50"}'
+    await cost(app, "POST /items (user 1)", "/api/v1/items", auth, item)
     row = {
         "id": 1, "title": "t", "description": None, "price": Decimal("1.00"), "owner_id": 1,
         "created_at": datetime.now(UTC), "updated_at": datetime.now(UTC),
