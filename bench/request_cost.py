@@ -180,9 +180,9 @@ async def main(url: str) -> None:
     await cost(app, "GET /health", "/health", [])
     await cost(app, "GET /users/me (user 1)", "/api/v1/users/me", auth)
     await cost(app, "GET /items?page_size=20", "/api/v1/items?page_size=20", [])
-    await cost(app, "GET /items/{id}", "/api/v1/items/1", [])
     item = b'{"title": "Bench lamp", "description": "made by request_cost", "price": "12.50"}'
     await cost(app, "POST /items (user 1)", "/api/v1/items", auth, item)
+    await cost(app, "GET /items/{id}", "/api/v1/items/1", [])
     row = {
         "id": 1, "title": "t", "description": None, "price": Decimal("1.00"), "owner_id": 1,
         "created_at": datetime.now(UTC), "updated_at": datetime.now(UTC),
