@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Select,
+    String,
     Table,
     bindparam,
     literal,
@@ -158,6 +159,7 @@ _OTHER = Table(
     Column("id", Item.__table__.c.id.type, primary_key=True),
     Column("colour", Enum(Colour)),
     Column("ratio", Float()),
+    Column("db_name", String(10), key="attr"),
 )
 
 
@@ -166,6 +168,7 @@ _OTHER = Table(
     [
         pytest.param(select(_OTHER.c.colour), id="enum: converted to the Python enum"),
         pytest.param(select(_OTHER.c.ratio), id="float: processed by database type"),
+        pytest.param(select(_OTHER.c.attr), id="column key other than its name"),
         pytest.param(
             select(_OTHER.c.id).where(_OTHER.c.id.in_(bindparam("ids", expanding=True))),
             id="IN list: rendered at execution",
