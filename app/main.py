@@ -13,6 +13,7 @@ from app.api.openapi import install_openapi, operation_id
 from app.api.responses import COMMON_ERRORS
 from app.api.router import include_routes
 from app.config import Settings, get_settings
+from app.core.gc_tuning import settle_after_startup
 from app.core.metrics import process_exited
 from app.db.session import dispose_engine
 from app.exceptions import register_exception_handlers
@@ -23,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # The server runs this in each worker once the application is built.
+    settle_after_startup()
     yield
     await close_middleware(app)
     await dispose_engine()
