@@ -44,13 +44,8 @@ ASYNCPG = asyncpg.dialect()
 
 
 def _page(filters: ItemFilters, sort: str, *, after: bool) -> Select[Any]:
-    key = SORT_KEYS[sort]
-    return (
-        select(Item.__table__)
-        .where(*filters.where().clauses, *([key.after()] if after else []))
-        .order_by(*key.order_by())
-        .offset(bindparam("offset"))
-        .limit(bindparam("limit"))
+    return pagination.page_statement(
+        Item.__table__, filters.where(), SORT_KEYS[sort], after_cursor=after
     )
 
 

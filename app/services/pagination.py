@@ -138,17 +138,7 @@ async def paginate(
         params.update(after_value=value, after_id=cursor.last_id)
     else:
         position = params["offset"] = (request.page - 1) * size
-    key = (source.description, where.shape, sort.name, request.cursor is not None)
-    statement = _statements.get(key)
-    if statement is None:
-        after = [sort.after()] if request.cursor is not None else []
-        statement = _statements[key] = (
-            select(source)
-            .where(*where.clauses, *after)
-            .order_by(*sort.order_by())
-            .offset(bindparam("offset"))
-            .limit(bindparam("limit"))
-        )
+    statement = page_statement(source, where, sort, after_cursor=request.cursor is not None)
     # Plain rows on the session's connection: lists are shown, not changed.
     connection = await session.connection()
     rows = await fetch_all(connection, statement, params)
@@ -174,24 +164,48 @@ async def paginate(
     )
 
 
+def _cached(key: Hashable, build: Callable[[], Select[Any]]) -> Select[Any]:
+    statement = _statements.get(key)
+    if statement is None:
+        statement = _statements[key] = build()
+    return statement
+
+
+def page_statement(
+    source: FromClause, where: Filter, sort: SortKey, *, after_cursor: bool
+) -> Select[Any]:
+    """A page of `source` in `sort` order: `offset` and `limit` parameters, and with
+    `after_cursor` the `after_value` and `after_id` ones of `SortKey.after`."""
+
+    def build() -> Select[Any]:
+        after = [sort.after()] if after_cursor else []
+        return (
+            select(source)
+            .where(*where.clauses, *after)
+            .order_by(*sort.order_by())
+            .offset(bindparam("offset"))
+            .limit(bindparam("limit"))
+        )
+
+    return _cached((source.description, where.shape, sort.name, after_cursor), build)
+
+
 def _count_statement(source: FromClause, where: Filter, kind: str) -> Select[Any]:
     """`count`: all matching rows; `bounded`: at most EXACT_COUNT_LIMIT + 1 of them;
     `matching`: the rows themselves (for the planner's estimate)."""
-    key = (source.description, where.shape, kind)
-    statement = _statements.get(key)
-    if statement is None:
+
+    def build() -> Select[Any]:
         if kind == "count":
-            statement = select(func.count()).select_from(source).where(*where.clauses)
-        else:
-            matching: Select[Any] = (
-                select(literal_column("1")).select_from(source).where(*where.clauses)
-            )
-            statement = matching
-            if kind == "bounded":
-                bounded = matching.limit(EXACT_COUNT_LIMIT + 1).subquery()
-                statement = select(func.count()).select_from(bounded)
-        _statements[key] = statement
-    return statement
+            return select(func.count()).select_from(source).where(*where.clauses)
+        matching: Select[Any] = (
+            select(literal_column("1")).select_from(source).where(*where.clauses)
+        )
+        if kind == "bounded":
+            bounded = matching.limit(EXACT_COUNT_LIMIT + 1).subquery()
+            return select(func.count()).select_from(bounded)
+        return matching
+
+    return _cached((source.description, where.shape, kind), build)
 
 
 async def count_rows(
