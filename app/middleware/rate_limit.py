@@ -98,6 +98,15 @@ def replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+def json_fields(body: bytes) -> dict[str, object]:
+    """The fields of a JSON object body; none for anything else (the endpoint answers 422)."""
+    try:
+        loaded = json.loads(body)
+    except (ValueError, RecursionError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
 async def email_in_body(scope: Scope, body: bytes) -> str | None:
     """The e-mail a login or reset request names (JSON `email`, form `username`), if any."""
     content_type = Headers(scope=scope).get("content-type", "").split(";")[0].strip().lower()
@@ -110,8 +119,7 @@ async def email_in_body(scope: Scope, body: bytes) -> str | None:
             fields = {k: v for k, v in form.items() if isinstance(v, str)}
             await form.close()
         else:
-            loaded = json.loads(body)
-            fields = loaded if isinstance(loaded, dict) else {}
+            fields = json_fields(body)
     except Exception:  # malformed bodies are the endpoint's to reject (422)
         return None
     email = fields.get("email") or fields.get("username")
@@ -120,11 +128,7 @@ async def email_in_body(scope: Scope, body: bytes) -> str | None:
 
 def changes_password(body: bytes) -> bool:
     """Whether a `PATCH /users/me` body tries a current password (JSON `current_password`)."""
-    try:
-        fields = json.loads(body)
-    except (ValueError, RecursionError):  # malformed bodies are the endpoint's to reject (422)
-        return False
-    return isinstance(fields, dict) and "current_password" in fields
+    return "current_password" in json_fields(body)
 
 
 async def _no_more_body() -> Message:
