@@ -14,7 +14,7 @@ from bench import servers
 from bench.dataset import Dataset, prepare
 from bench.load import WRK_TIMEOUT, Measurement, Request, run_wrk
 from bench.report import Row
-from bench.scenarios import HEALTH, LOGIN, SCENARIOS, Context, Scenario
+from bench.scenarios import HEALTH, ITEM, LOGIN, SCENARIOS, Context, Scenario
 from bench.servers import MemoryWatch, Server
 
 logger = logging.getLogger("bench")
@@ -24,6 +24,11 @@ _SCRUBBED = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BA
 LOGIN_CONNECTIONS = (4, 16)
 HEALTH_ALONGSIDE = 2  # connections asking /health while logins run
 LOGIN_TIMEOUT = 60.0
+# The stack's floor (bench/floor.py): app, and the variant its rows are labelled with.
+FLOORS = (
+    ("bench.floor:pool_app", "floor: FastAPI + asyncpg pool"),
+    ("bench.floor:session_app", "floor: FastAPI + AsyncSession"),
+)
 
 
 @dataclass
@@ -108,8 +113,10 @@ class Run:
         connections: int,
         rounds: int,
         variant: str = "",
+        scenarios: list[Scenario] | None = None,
     ) -> list[Row]:
-        """Each scenario: warm-up, then A B A B over `apps` (the service first).
+        """Each scenario: warm-up, then A B A B over `apps` (the one measured first, the
+        reference after it).
 
         Runs above the default concurrency last at least twice wrk's time-out, so a
         request that never answers shows as a time-out (or the run as stalled), not as
@@ -119,7 +126,7 @@ class Run:
         if connections > self.args.connections:
             seconds = max(seconds, 2 * WRK_TIMEOUT)
         rows = []
-        for scenario in self._scenarios():
+        for scenario in self._scenarios() if scenarios is None else scenarios:
             label = scenario.label.replace("{deep}", f"{context.deep_rows:,}")
             logger.info("%s %s, %d connections %s", dataset.label, label, connections, variant)
             lists = {app.name: scenario.build(context, app.base_url) for app in apps}
@@ -131,7 +138,7 @@ class Run:
             for _ in range(rounds):
                 for app in apps:
                     result = self._measure(app, lists[app.name], connections, seconds)
-                    (row.service if app.name == "service" else row.reference).append(result)
+                    (row.service if app is apps[0] else row.reference).append(result)
             rows.append(row)
         return rows
 
@@ -194,7 +201,25 @@ class Run:
                     rows += self.compare(
                         dataset, context, apps, connections=connections, rounds=1, variant="limiter"
                     )
+            if extended and not self.args.no_floor:
+                service.stop()
+                rows += self.floor(dataset, context, reference)
         return rows, logins
+
+    def floor(self, dataset: Dataset, context: Context, reference: Server) -> list[Row]:
+        """`GET /items/{id}` from FastAPI apps with none of the service's code, beside the
+        reference: the best ratio any service on this stack could show."""
+        rows = []
+        for target, variant in FLOORS:
+            log = self.workdir / "logs" / f"{dataset.label}-{target.rpartition(':')[2]}.log"
+            app = servers.asgi_app("floor", target, self.args.port, self._env(dataset), log)
+            app.cwd = self.workdir
+            with app:
+                rows += self.compare(
+                    dataset, context, [app, reference], connections=self.args.connections,
+                    rounds=self.args.rounds, variant=variant, scenarios=[ITEM],
+                )  # fmt: skip
+        return rows
 
     def sqlite(self, dataset: Dataset) -> tuple[list[Row], list[Row]]:
         fixtures = prepare(dataset)

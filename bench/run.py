@@ -43,6 +43,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-login", action="store_true", help="leave out the login runs")
     parser.add_argument(
+        "--no-floor", action="store_true",
+        help="leave out the stack's floor (bench/floor.py: FastAPI apps without the service)",
+    )  # fmt: skip
+    parser.add_argument(
         "--only", default="", help="comma-separated scenario names (health,users_me,item,...)"
     )
     parser.add_argument(

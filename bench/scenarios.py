@@ -146,4 +146,4 @@ SCENARIOS = (
     Scenario("update_item", "PATCH /items/{id}", _update),
 )
 LOGIN = Scenario("login", "POST /auth/login", _login)
-HEALTH = SCENARIOS[0]
+HEALTH, ITEM = SCENARIOS[0], SCENARIOS[2]

@@ -165,10 +165,16 @@ def service(port: int, env: Mapping[str, str], log_path: Path) -> Server:
     return Server("service", serve_command(port), port, env, log_path)
 
 
-def reference(port: int, env: Mapping[str, str], log_path: Path) -> Server:
-    """The reference app under the same server (uvicorn, uvloop, httptools, no access log)."""
+def asgi_app(name: str, target: str, port: int, env: Mapping[str, str], log_path: Path) -> Server:
+    """An ASGI app of `bench/` under the reference's server (uvicorn, uvloop, httptools,
+    no access log)."""
     command = [
-        sys.executable, "-m", "uvicorn", "bench.reference:app", "--host", "127.0.0.1",
+        sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1",
         "--port", str(port), "--no-access-log", "--log-level", "warning",
     ]  # fmt: skip
-    return Server("reference", command, port, env, log_path)
+    return Server(name, command, port, env, log_path)
+
+
+def reference(port: int, env: Mapping[str, str], log_path: Path) -> Server:
+    """The reference app (`bench/reference.py`)."""
+    return asgi_app("reference", "bench.reference:app", port, env, log_path)
