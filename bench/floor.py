@@ -41,7 +41,13 @@ ITEM_SQL = (
     "FROM items WHERE id = $1"
 )
 POOL_SIZE = 40
-POOL: dict[str, asyncpg.Pool] = {}
+# Made at start-up, in the server's event loop: the asyncpg pool, the session factory.
+STATE: dict[str, Any] = {}
+
+
+async def health() -> dict[str, str]:
+    """What the harness waits for before it starts measuring."""
+    return {"status": "healthy"}
 
 
 def item(row: asyncpg.Record | None) -> dict[str, Any]:
@@ -50,18 +56,13 @@ def item(row: asyncpg.Record | None) -> dict[str, Any]:
     return dict(row)
 
 
-async def health() -> dict[str, str]:
-    """What the harness waits for before it starts measuring."""
-    return {"status": "healthy"}
-
-
 @asynccontextmanager
 async def pool_lifespan(_app: FastAPI) -> AsyncIterator[None]:
     dsn = os.environ.get("BENCH_REF_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-    POOL["db"] = await asyncpg.create_pool(dsn, min_size=POOL_SIZE, max_size=POOL_SIZE)
+    STATE["pool"] = await asyncpg.create_pool(dsn, min_size=POOL_SIZE, max_size=POOL_SIZE)
     settle_after_startup()
     yield
-    await POOL.pop("db").close()
+    await STATE.pop("pool").close()
 
 
 pool_app = FastAPI(lifespan=pool_lifespan)
@@ -70,28 +71,24 @@ pool_app.get("/health")(health)
 
 @pool_app.get(ROUTE, response_model=ItemResponse)
 async def read_item_from_pool(item_id: int) -> Any:
-    async with POOL["db"].acquire() as connection:
+    async with STATE["pool"].acquire() as connection:
         return item(await connection.fetchrow(ITEM_SQL, item_id))
-
-
-engine = create_async_engine(
-    os.environ.get("DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"),
-    pool_size=POOL_SIZE,
-    max_overflow=0,
-)
-sessions = async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
-
-
-async def get_session() -> AsyncIterator[AsyncSession]:
-    async with sessions() as session:
-        yield session
 
 
 @asynccontextmanager
 async def session_lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    url = os.environ.get("DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+    engine = create_async_engine(url, pool_size=POOL_SIZE, max_overflow=0)
+    STATE["sessions"] = async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
     settle_after_startup()
     yield
+    del STATE["sessions"]
     await engine.dispose()
+
+
+async def get_session() -> AsyncIterator[AsyncSession]:
+    async with STATE["sessions"]() as session:
+        yield session
 
 
 session_app = FastAPI(lifespan=session_lifespan)
