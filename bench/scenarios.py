@@ -146,4 +146,4 @@ SCENARIOS = (
     Scenario("update_item", "PATCH /items/{id}", _update),
 )
 LOGIN = Scenario("login", "POST /auth/login", _login)
-HEALTH, ITEM = SCENARIOS[0], SCENARIOS[2]
+HEALTH, ITEM = (next(s for s in SCENARIOS if s.name == name) for name in ("health", "item"))
