@@ -34,12 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from app.core.gc_tuning import settle_after_startup
 from app.schemas.item import ItemResponse
+from bench.request_cost import ITEM_SQL
 
 ROUTE = "/api/v1/items/{item_id:int}"
-ITEM_SQL = (
-    "SELECT id, title, description, price, owner_id, created_at, updated_at "
-    "FROM items WHERE id = $1"
-)
+ITEM_BY_ID = f"{ITEM_SQL} WHERE id = $1"  # as the in-process floor reads it
 POOL_SIZE = 40
 # Made at start-up, in the server's event loop: the asyncpg pool, the session factory.
 STATE: dict[str, Any] = {}
@@ -72,7 +70,7 @@ pool_app.get("/health")(health)
 @pool_app.get(ROUTE, response_model=ItemResponse)
 async def read_item_from_pool(item_id: int) -> Any:
     async with STATE["pool"].acquire() as connection:
-        return item(await connection.fetchrow(ITEM_SQL, item_id))
+        return item(await connection.fetchrow(ITEM_BY_ID, item_id))
 
 
 @asynccontextmanager
@@ -101,4 +99,4 @@ async def read_item_in_session(
 ) -> Any:
     connection = await session.connection()
     driver: Any = (await connection.get_raw_connection()).driver_connection
-    return item(await driver.fetchrow(ITEM_SQL, item_id))
+    return item(await driver.fetchrow(ITEM_BY_ID, item_id))
