@@ -280,3 +280,28 @@ async def test_deleting_a_user_deletes_their_items(
     assert await session.scalar(select(User.id).where(User.id == user.id)) is None
     again = await client.delete(f"{USERS}/{user.id}", headers=auth_headers(admin))
     assert again.status_code == 404
+
+
+async def test_disabling_a_user_ends_their_sessions_for_good(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    admin = await make_user(session, is_superuser=True)
+    user = await make_user(session)
+    login = await client.post(
+        "/api/v1/auth/login", json={"email": user.email, "password": PASSWORD}
+    )
+    assert login.status_code == 200
+    tokens = login.json()
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert (await client.get(f"{USERS}/me", headers=bearer)).status_code == 200
+    for active in (False, True):
+        response = await client.patch(
+            f"{USERS}/{user.id}", json={"is_active": active}, headers=auth_headers(admin)
+        )
+        assert response.status_code == 200
+    # Enabled again, but the tokens issued before the account was disabled stay dead.
+    assert (await client.get(f"{USERS}/me", headers=bearer)).status_code == 401
+    refresh = await client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
+    )
+    assert refresh.status_code == 401

@@ -89,9 +89,13 @@ class UserService(BaseService[User, UserCreate, UserUpdate]):
             changes.setdefault("is_verified", False)  # nobody has proved this address yet
         # Hash before writing anything, so no write lock is held through the hash.
         hashed = await hash_password_async(password) if password is not None else None
+        disabling = user.is_active and changes.get("is_active") is False
         await super().update(user, changes)
         if hashed is not None:
             await self.store_password_hash(user, hashed)
+        elif disabling:
+            # A disabled account keeps nothing: re-enabling it must not revive old tokens.
+            await self.revoke_sessions(user)
         return user
 
     async def store_password_hash(
