@@ -43,101 +43,380 @@ class Settings(BaseSettings):
     )
 
     # Application
-    app_name: str = "Items Service"
-    app_version: str = "1.0.0"
-    app_description: str = "User accounts and the items they own."
-    environment: Environment = "development"
-    debug: bool = False
-    api_prefix: str = "/api/v1"
-    docs_enabled: bool | None = None  # None: on outside production
-    data_dir: Path = Path("data")
-    log_level: str = "INFO"
-    log_json: bool | None = None  # None: JSON lines in production
+    app_name: str = Field(
+        default="Items Service",
+        description="Name shown in the OpenAPI document and the e-mails.",
+    )
+    app_version: str = Field(default="1.0.0", description="Version shown in the OpenAPI document.")
+    app_description: str = Field(
+        default="User accounts and the items they own.",
+        description="Description shown in the OpenAPI document.",
+    )
+    environment: Environment = Field(
+        default="development",
+        description=(
+            "`development`, `staging` or `production`. Production requires `SECRET_KEY` (32+ "
+            "characters for HS256, 48 for HS384, 64 for HS512), turns the docs off and logs "
+            "JSON lines."
+        ),
+    )
+    debug: bool = Field(default=False, description="FastAPI debug mode.")
+    api_prefix: str = Field(default="/api/v1", description="Prefix of the API routes.")
+    docs_enabled: bool | None = Field(
+        default=None,
+        description="Serve `/docs`, `/redoc` and `/openapi.json`. Default: on outside production.",
+    )
+    data_dir: Path = Field(
+        default=Path("data"),
+        description=(
+            "Folder of the SQLite database, the development secret key, the outbox and the "
+            "job files."
+        ),
+    )
+    log_level: str = Field(default="INFO", description="Root log level.")
+    log_json: bool | None = Field(
+        default=None,
+        description="JSON lines instead of readable lines. Default: on in production.",
+    )
 
     # Database
-    database_url: str = ""  # empty: SQLite under data_dir
-    db_pool_size: int = Field(default=20, ge=1)
-    db_max_overflow: int = Field(default=0, ge=0)
-    db_pool_timeout: float = Field(default=3.0, gt=0)
-    db_pool_recycle: int = Field(default=1800, ge=-1)
-    db_pool_ping_idle: float = Field(default=1.0, ge=0)  # ping connections idle this long
+    database_url: str = Field(
+        default="",
+        description=(
+            "`sqlite+aiosqlite:///path` or `postgresql+asyncpg://user:pass@host:5432/db`. "
+            "Empty: SQLite at `DATA_DIR/app.db`."
+        ),
+    )
+    db_pool_size: int = Field(default=20, ge=1, description="Connections in each process's pool.")
+    db_max_overflow: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Connections opened beyond the pool in a burst (and closed after it; several ms "
+            "each on asyncpg), so the pool is fixed-size by default."
+        ),
+    )
+    db_pool_timeout: float = Field(
+        default=3.0,
+        gt=0,
+        description="Seconds to wait for a pooled connection before answering 503.",
+    )
+    db_pool_recycle: int = Field(
+        default=1800,
+        ge=-1,
+        description="Seconds before a connection is replaced; -1: never.",
+    )
+    db_pool_ping_idle: float = Field(
+        default=1.0,
+        ge=0,
+        description=(
+            "A pooled connection idle this many seconds is pinged before use (a dead one is "
+            "replaced); 0 pings at every checkout."
+        ),
+    )
     # Requests holding a session at once; None: the pool's size (no wait for the pool), 0: no cap.
-    db_session_limit: int | None = Field(default=None, ge=0)
-    db_connect_timeout: float = Field(default=2.0, gt=0)
-    db_command_timeout: float = Field(default=5.0, gt=0)
-    db_echo: bool = False
+    db_session_limit: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Requests holding a database session at once, per process; the others wait their "
+            "turn (FIFO) before their first query. Default: pool size + overflow; 0: no cap."
+        ),
+    )
+    db_connect_timeout: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds to connect to PostgreSQL (asyncpg) before giving up.",
+    )
+    db_command_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description=(
+            "Seconds a PostgreSQL statement may run (asyncpg): a silent database gives 503 quickly."
+        ),
+    )
+    db_echo: bool = Field(default=False, description="Log every SQL statement.")
 
     # Security
-    secret_key: SecretStr | None = None
-    algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
-    access_token_expire_minutes: int = Field(default=15, ge=1)
-    refresh_token_expire_days: int = Field(default=14, ge=1)
-    email_token_expire_hours: int = Field(default=24, ge=1)
-    password_reset_expire_minutes: int = Field(default=30, ge=1)
-    password_hash_time_cost: int = Field(default=3, ge=1)
-    password_hash_memory_cost: int = Field(default=65536, ge=8)  # KiB
-    password_hash_parallelism: int = Field(default=4, ge=1)
-    password_hash_concurrency: int = Field(default=2, ge=1)
-    password_hash_nice: int = Field(default=10, ge=0, le=19)  # Linux: hashing threads yield
-    require_verified_email_for_items: bool = False
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Signs tokens. Default outside production: generated once into `DATA_DIR/secret_key`."
+        ),
+    )
+    algorithm: Literal["HS256", "HS384", "HS512"] = Field(
+        default="HS256",
+        description=(
+            "JWT algorithm: `HS256`, `HS384` or `HS512` (a longer algorithm needs a longer "
+            "key in production)."
+        ),
+    )
+    access_token_expire_minutes: int = Field(
+        default=15,
+        ge=1,
+        description="Access token lifetime, in minutes.",
+    )
+    refresh_token_expire_days: int = Field(
+        default=14,
+        ge=1,
+        description="Refresh token lifetime, in days.",
+    )
+    email_token_expire_hours: int = Field(
+        default=24,
+        ge=1,
+        description="E-mail verification token lifetime, in hours.",
+    )
+    password_reset_expire_minutes: int = Field(
+        default=30,
+        ge=1,
+        description="Password reset token lifetime, in minutes.",
+    )
+    password_hash_time_cost: int = Field(
+        default=3,
+        ge=1,
+        description="Argon2id time cost (iterations).",
+    )
+    password_hash_memory_cost: int = Field(
+        default=65536,
+        ge=8,
+        description="Argon2id memory cost, in KiB.",
+    )
+    password_hash_parallelism: int = Field(
+        default=4,
+        ge=1,
+        description="Argon2id parallelism (lanes).",
+    )
+    password_hash_concurrency: int = Field(
+        default=2,
+        ge=1,
+        description=(
+            "Password hashes computed at once per process (each takes `PASSWORD_HASH_MEMORY_COST`)."
+        ),
+    )
+    password_hash_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description=(
+            "Nice value (0-19) of the hashing threads on Linux, so request handling wins the "
+            "CPU over hashing; 0 leaves them alone."
+        ),
+    )
+    require_verified_email_for_items: bool = Field(
+        default=False,
+        description="Only users with a verified e-mail address may create items.",
+    )
 
     # HTTP
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    max_body_size: int = Field(default=1024 * 1024, ge=1024)
-    max_import_size: int = Field(default=50 * 1024 * 1024, ge=1024)
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated origins allowed by CORS (never `*` in production).",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "Comma-separated addresses or CIDR networks of reverse proxies whose "
+            "`X-Forwarded-For` is believed."
+        ),
+    )
+    max_body_size: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Request body limit, in bytes.",
+    )
+    max_import_size: int = Field(
+        default=50 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "Size limit of an import file, in bytes (its multipart framing may add up to 64 "
+            "KiB to the request)."
+        ),
+    )
 
     # Redis, rate limiting
-    redis_url: str | None = None
-    rate_limit_enabled: bool = True
-    rate_limit_requests: int = Field(default=100, ge=1)
-    rate_limit_period: int = Field(default=60, ge=1)
-    rate_limit_strategy: Literal["moving-window", "sliding-window-counter"] = "moving-window"
-    rate_limit_key_prefix: str = Field(default="ratelimit", min_length=1)  # Redis key prefix
+    redis_url: str | None = Field(
+        default=None,
+        description=(
+            "`redis://host:6379/0`: shared rate limits (and the jobs broker unless "
+            "`CELERY_BROKER_URL` is set)."
+        ),
+    )
+    rate_limit_enabled: bool = Field(default=True, description="Switch the rate limiter on or off.")
+    rate_limit_requests: int = Field(
+        default=100,
+        ge=1,
+        description="Requests per `RATE_LIMIT_PERIOD` for each client address, and for each user.",
+    )
+    rate_limit_period: int = Field(
+        default=60,
+        ge=1,
+        description="The period of `RATE_LIMIT_REQUESTS`, in seconds.",
+    )
+    rate_limit_strategy: Literal["moving-window", "sliding-window-counter"] = Field(
+        default="moving-window",
+        description="`moving-window`, or `sliding-window-counter` (approximate, less memory).",
+    )
+    rate_limit_key_prefix: str = Field(
+        default="ratelimit",
+        min_length=1,
+        description="Prefix of the rate limiter's Redis keys.",
+    )
     # Stricter limits in the `limits` notation ("10/minute", "5 per 15 minutes").
-    rate_limit_login: str = "10/minute"  # per client address
-    rate_limit_login_email: str = "5/minute"  # per e-mail address tried
-    rate_limit_password_reset: str = "5/hour"  # per client address
-    rate_limit_password_reset_email: str = "3/hour"  # per e-mail address
-    rate_limit_password_change: str = "5 per 15 minutes"  # per user: guesses of the current one
+    rate_limit_login: str = Field(
+        default="10/minute",
+        description=(
+            "Login attempts per client address, in the `limits` notation (`10/minute`, `5 per"
+            " 15 minutes`)."
+        ),
+    )
+    rate_limit_login_email: str = Field(
+        default="5/minute",
+        description="Login attempts per e-mail address tried.",
+    )
+    rate_limit_password_reset: str = Field(
+        default="5/hour",
+        description="Password-reset requests per client address.",
+    )
+    rate_limit_password_reset_email: str = Field(
+        default="3/hour",
+        description="Password-reset requests per e-mail address.",
+    )
+    rate_limit_password_change: str = Field(
+        default="5 per 15 minutes",
+        description=(
+            "Password changes (`PATCH /users/me` with `current_password`) per user: guesses "
+            "of the current password."
+        ),
+    )
 
     # Operations
-    access_log: bool = True  # one log line per request
-    metrics_enabled: bool = True  # GET /metrics
-    shutdown_timeout: int = Field(default=20, ge=1)  # seconds to finish in-flight requests
+    access_log: bool = Field(default=True, description="One log line per request.")
+    metrics_enabled: bool = Field(default=True, description="Serve `GET /metrics`.")
+    shutdown_timeout: int = Field(
+        default=20,
+        ge=1,
+        description="Seconds a stopping server gives the requests in flight.",
+    )
 
     # E-mail
-    smtp_host: str | None = None
-    smtp_port: int = Field(default=587, ge=1, le=65535)
-    smtp_user: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_tls: bool = False  # implicit TLS (port 465)
-    smtp_starttls: bool = True
-    smtp_timeout: float = Field(default=10.0, gt=0)
-    email_from: str = "Items Service <no-reply@localhost>"
-    frontend_url: str = "http://127.0.0.1:8000"
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP relay. Without it, e-mails are written to `DATA_DIR/outbox/`.",
+    )
+    smtp_port: int = Field(
+        default=587,
+        ge=1,
+        le=65535,
+        description="SMTP relay port (usually 587 with STARTTLS, 465 with `SMTP_TLS`).",
+    )
+    smtp_user: str | None = Field(
+        default=None,
+        description="SMTP login (AUTH), when the relay needs one.",
+    )
+    smtp_password: SecretStr | None = Field(
+        default=None,
+        description="SMTP password, with `SMTP_USER`.",
+    )
+    smtp_tls: bool = Field(
+        default=False,
+        description="Implicit TLS from the first byte (port 465).",
+    )
+    smtp_starttls: bool = Field(
+        default=True,
+        description=(
+            "Require STARTTLS (a relay that does not offer it is an error, never a plain-text"
+            " fall-back); ignored with `SMTP_TLS`."
+        ),
+    )
+    smtp_timeout: float = Field(default=10.0, gt=0, description="Seconds per SMTP operation.")
+    email_from: str = Field(
+        default="Items Service <no-reply@localhost>",
+        description="Sender of every e-mail (header and envelope).",
+    )
+    frontend_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description=(
+            "Base of the links in e-mails: `/verify-email?token=...`, `/reset-password?token=...`."
+        ),
+    )
 
     # Celery, background jobs (none set: the embedded broker under job_dir)
-    celery_broker_url: str | None = None
-    celery_result_backend: str | None = None
-    celery_visibility_timeout: int | None = Field(default=None, ge=1)  # None: time limit + 300 s
-    celery_worker_concurrency: int | None = Field(default=None, ge=1)  # None: one per CPU
-    embedded_worker: bool | None = None  # None: `serve` runs a worker when the broker is embedded
-    job_dir: Path | None = None  # None: data_dir / "jobs"
-    job_file_max_age: int = Field(default=24 * 3600, ge=60)
-    job_time_limit: int = Field(default=1800, ge=10)
-    job_max_retries: int = Field(default=5, ge=0)
-    import_max_rows: int = Field(default=100_000, ge=1)
-    import_batch_size: int = Field(default=1000, ge=1, le=10_000)
+    celery_broker_url: str | None = Field(
+        default=None,
+        description="Where tasks go. Default: `REDIS_URL`, else the embedded broker in `JOB_DIR`.",
+    )
+    celery_result_backend: str | None = Field(
+        default=None,
+        description=(
+            "Optional result backend for Celery's own tools; job status is kept in the database."
+        ),
+    )
+    celery_visibility_timeout: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Seconds before Redis hands an unacknowledged task to another worker; must exceed"
+            " the longest job. Default: `JOB_TIME_LIMIT` + 300."
+        ),
+    )
+    celery_worker_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        description="Tasks a worker runs at once. Default: one per CPU (`serve`'s own worker: 2).",
+    )
+    embedded_worker: bool | None = Field(
+        default=None,
+        description=(
+            "Whether `serve` starts a worker process of its own. Default: on when the broker "
+            "is embedded."
+        ),
+    )
+    job_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Uploads, exports and the embedded broker; shared by the API and the workers. "
+            "Default: `DATA_DIR/jobs`."
+        ),
+    )
+    job_file_max_age: int = Field(
+        default=24 * 3600,
+        ge=60,
+        description="Seconds before job files are swept.",
+    )
+    job_time_limit: int = Field(
+        default=1800,
+        ge=10,
+        description="Seconds a job may run (it fails cleanly 30 s before).",
+    )
+    job_max_retries: int = Field(
+        default=5,
+        ge=0,
+        description="Retries of a job while the database is unavailable.",
+    )
+    import_max_rows: int = Field(default=100_000, ge=1, description="Rows per import file.")
+    import_batch_size: int = Field(
+        default=1000,
+        ge=1,
+        le=10_000,
+        description="Rows per insert (and checkpoint) of an import.",
+    )
 
     # Server (python -m app serve)
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
-    workers: int = Field(default=1, ge=1)
+    host: str = Field(default="127.0.0.1", description="Address `python -m app serve` listens on.")
+    port: int = Field(
+        default=8000,
+        ge=1,
+        le=65535,
+        description="Port `python -m app serve` listens on.",
+    )
+    workers: int = Field(default=1, ge=1, description="Server processes of `python -m app serve`.")
     # asyncio by default: with uvloop, at 256 connections a few requests waited 1-3 s
     # (TCP retransmissions on loopback) in about one run in five; asyncio showed no such
     # tail and the same throughput (README, Performance). "uvloop" is one setting away.
-    event_loop: Literal["asyncio", "uvloop"] = "asyncio"
+    event_loop: Literal["asyncio", "uvloop"] = Field(
+        default="asyncio",
+        description="Event loop of `serve`: `asyncio` or `uvloop`.",
+    )
 
     @model_validator(mode="before")
     @classmethod
