@@ -55,6 +55,21 @@ async def test_invalid_item_is_rejected(
     assert error["details"]["errors"][0]["field"].startswith("body")
 
 
+@pytest.mark.parametrize("price", [-1, -0.5, "-1", "-0.50", "-99999999.99"])
+async def test_negative_price_is_refused_as_below_zero(
+    client: httpx.AsyncClient, session: AsyncSession, price: object
+) -> None:
+    # As a number or a string, a negative price is refused for its sign, not its shape.
+    user = await make_user(session)
+    response = await client.post(
+        ITEMS, json={"title": "x", "price": price}, headers=auth_headers(user)
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["details"]["errors"] == [
+        {"field": "body.price", "message": "Input should be greater than or equal to 0"}
+    ]
+
+
 async def test_create_item_requires_a_token(client: httpx.AsyncClient) -> None:
     response = await client.post(ITEMS, json={"title": "x", "price": 1})
     assert response.status_code == 401

@@ -96,6 +96,13 @@ def test_rows_are_validated_like_post_items() -> None:
     assert len(validate_row({"title": "", "price": "x" * 5000})) <= 300
 
 
+def test_negative_price_row_error_names_the_limit() -> None:
+    # CSV cells are strings: "-5" is refused for being below zero, as the number -5 is.
+    assert validate_row({"title": "Chair", "price": "-5"}) == (
+        "price: Input should be greater than or equal to 0"
+    )
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import get_settings
 from app.main import create_application
 from app.schemas.auth import LoginEmail, LoginRequest
-from app.schemas.common import WHITESPACE, Price, ShortText
+from app.schemas.common import MAX_PRICE, WHITESPACE, Price, ShortText
 from app.schemas.item import ItemUpdate, Title
 from app.schemas.user import EMAIL_PATTERN, PASSWORD_PATTERN, Email, Password, UserUpdate
 from tests.factories import PASSWORD, auth_headers, make_user
@@ -201,6 +202,19 @@ def test_title_and_name_schemas_match_validation(value: str) -> None:
 )
 def test_price_schema_matches_validation(value: object) -> None:
     agree(Price, value)
+
+
+@PROPERTY
+@given(
+    st.decimals(max_value=Decimal("-0.01"), min_value=-MAX_PRICE, places=2).flatmap(
+        lambda price: st.sampled_from([price, float(price), str(price)])
+    )
+)
+def test_negative_prices_are_refused_for_their_sign(price: object) -> None:
+    agree(Price, price)
+    with pytest.raises(PydanticValidationError) as refused:
+        TypeAdapter(Price).validate_python(price)
+    assert [error["type"] for error in refused.value.errors()] == ["greater_than_equal"]
 
 
 def _patch_bodies(fields: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[dict[str, Any]]:

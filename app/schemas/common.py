@@ -35,6 +35,9 @@ CENT = Decimal("0.01")
 MAX_PRICE = Decimal("99999999.99")  # Numeric(10, 2)
 PRICE_PATTERN = r"^[0-9]{1,8}(\.[0-9]{1,2})?$"
 _PRICE_TEXT = re.compile(PRICE_PATTERN)
+# The same shape with a minus sign: outside the documented pattern, but refused for
+# being below zero (by `ge=0`, with the message a negative number gets), not for its shape.
+_NEGATIVE_PRICE_TEXT = re.compile(rf"^-{PRICE_PATTERN[1:]}")
 PRICE_SCHEMA: dict[str, Any] = {
     "anyOf": [
         {"type": "number", "minimum": 0, "maximum": float(MAX_PRICE), "multipleOf": 0.01},
@@ -74,11 +77,13 @@ def _price(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("must be a number or a numeric string")
     if isinstance(value, str):
-        if not _PRICE_TEXT.fullmatch(value):
-            raise ValueError(
-                "must be a decimal with at most 8 digits and 2 decimal places, such as 9.99"
-            )
-        return Decimal(value)
+        if _PRICE_TEXT.fullmatch(value):
+            return Decimal(value)
+        if _NEGATIVE_PRICE_TEXT.fullmatch(value) and Decimal(value) < 0:
+            return Decimal(value)  # `ge=0` refuses it: "greater than or equal to 0"
+        raise ValueError(
+            "must be a decimal with at most 8 digits and 2 decimal places, such as 9.99"
+        )
     return value
 
 
