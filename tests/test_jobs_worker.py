@@ -139,11 +139,13 @@ async def test_export_is_neutralised_csv_and_downloads_for_its_owner_only(
     committed_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     titles = ["=HYPERLINK(1)", "+1", "-2", "@SUM(A1)", "\tTab", "Plain"]
+    stamps = []
     for title in titles:
         created = await live_client.post(
             ITEMS, json={"title": title, "price": "1.50", "description": "=cmd"}, headers=headers
         )
         assert created.status_code == 201, created.text
+        stamps.append([created.json()["created_at"], created.json()["updated_at"]])
     response = await live_client.post(f"{ITEMS}/export", headers=headers)
     assert response.status_code == 202
     task_id = response.json()["task_id"]
@@ -166,6 +168,7 @@ async def test_export_is_neutralised_csv_and_downloads_for_its_owner_only(
     ]
     assert {row[2] for row in rows[1:]} == {"'=cmd"}
     assert {row[3] for row in rows[1:]} == {"1.50"}
+    assert [row[4:] for row in rows[1:]] == stamps  # timestamps written as the API writes them
     stranger = await committed_user_headers(committed_factory)
     assert (await live_client.get(f"/api/v1/tasks/{task_id}", headers=stranger)).status_code == 404
     other = await live_client.get(f"/api/v1/tasks/{task_id}/download", headers=stranger)

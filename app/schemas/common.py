@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    TypeAdapter,
     WithJsonSchema,
     model_validator,
 )
@@ -112,6 +113,15 @@ Price = Annotated[
 def price_text(value: Decimal) -> str:
     """A price as clients read it, two places whatever the back end hands back: "9.90"."""
     return f"{value.quantize(CENT)}"
+
+
+_DATETIME = TypeAdapter(datetime)
+
+
+def datetime_text(value: datetime) -> str:
+    """A datetime as the JSON API writes it (pydantic's form): "2026-01-02T03:04:05Z"."""
+    text: str = _DATETIME.dump_python(value, mode="json")
+    return text
 
 
 PriceOut = Annotated[Decimal, PlainSerializer(price_text, return_type=str, when_used="json")]

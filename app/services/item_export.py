@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.models.item import Item
-from app.schemas.common import price_text
+from app.schemas.common import datetime_text, price_text
 
 EXPORT_COLUMNS = ("id", "title", "description", "price", "created_at", "updated_at")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -41,7 +41,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, Decimal):
         return price_text(value)
     if isinstance(value, datetime):
-        return value.isoformat()
+        return datetime_text(value)  # "...Z", as in the API's JSON
     return str(value)
 
 
