@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.tasks.worker import ROOT_WARNING
 from tests.server import free_port
 
 
@@ -115,6 +116,42 @@ def test_serve_runs_jobs_without_a_broker_and_stops_its_worker(
     while [pid for pid in workers if _alive(pid)] and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in workers if _alive(pid)]
+
+
+AS_ROOT = pytest.mark.skipif(os.geteuid() != 0, reason="Celery warns only when run as root")
+
+
+@AS_ROOT
+def test_make_run_output_has_no_superuser_warning(
+    server: tuple[str, subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    log = tmp_path / "serve.log"
+    deadline = time.monotonic() + 30
+    while b"ready." not in log.read_bytes():  # the embedded worker has started
+        assert time.monotonic() < deadline, log.read_text(errors="replace")
+        time.sleep(0.1)
+    assert ROOT_WARNING not in log.read_text(errors="replace")
+
+
+@AS_ROOT
+def test_a_standalone_worker_run_as_root_still_warns(tmp_path: Path) -> None:
+    env = {**os.environ, "DATA_DIR": str(tmp_path)}
+    for name in ("CELERY_BROKER_URL", "REDIS_URL", "JOB_DIR"):
+        env.pop(name, None)
+    command = [sys.executable, "-m", "app", "worker", "--pool=solo"]
+    output = b""
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    ) as worker:
+        assert worker.stdout is not None
+        try:
+            while b"ready." not in output:
+                line = worker.stdout.readline()
+                assert line, output.decode(errors="replace")
+                output += line
+        finally:
+            worker.kill()
+    assert ROOT_WARNING in output.decode(errors="replace")
 
 
 def _alive(pid: int) -> bool:

@@ -15,9 +15,12 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+
+from celery.exceptions import SecurityWarning
 
 from app.config import Settings
 from app.tasks.celery_app import celery_app, is_embedded, spool_dir
@@ -26,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 15.0  # seconds a stopping worker gets to finish (then it is killed)
 RESTART_DELAY = 2.0
+ROOT_WARNING = "You're running the worker with superuser privileges"
 
 
 def worker_argv(
@@ -53,6 +57,12 @@ def run_worker(argv: Sequence[str], *, parent_pid: int | None = None) -> None:
     """Run a Celery worker in this process until it is told to stop."""
     if parent_pid is not None:
         _exit_with_parent(parent_pid)
+        # Celery tells a worker running as root to switch users (--uid). The worker
+        # `serve` starts has exactly the server's privileges and reads JSON messages
+        # that only the server writes, so the advice is about running the server as
+        # root (see the deployment docs), not something to print on every `make run`.
+        # A standalone `python -m app worker` still warns.
+        warnings.filterwarnings("ignore", message=ROOT_WARNING, category=SecurityWarning)
     celery_app.worker_main(list(argv))
 
 
