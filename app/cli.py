@@ -1,4 +1,4 @@
-"""`python -m app ...`: serve, worker, migrate, makemigration, create-superuser, seed, openapi.
+"""`python -m app COMMAND`: serve, worker, migrate, create-superuser, seed, docs and more.
 
 Commands that need the database run their own event loop; they reuse the services
 so the rules (password policy, unique e-mails) are the same as over HTTP.
@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError as PydanticValidationError
 
-from app import management, server
+from app import management, reference, server
 from app.config import get_settings
 from app.core.logging import configure_logging
 from app.db import migrate
@@ -100,18 +100,46 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    parser = build_parser()
+    if args.check:
+        outdated = reference.stale(parser)
+        for path in outdated:
+            sys.stderr.write(f"{path} is out of date: run `{reference.REGENERATE}`\n")
+        return 1 if outdated else 0
+    for path in reference.write(parser):
+        sys.stdout.write(f"wrote {path}\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="serve the API (uvicorn)")
+    serve = commands.add_parser(
+        "serve",
+        help="serve the API (uvicorn)",
+        description=(
+            "WORKERS processes share the socket (a dead one is replaced); on SIGTERM each "
+            "finishes the requests in flight (SHUTDOWN_TIMEOUT) and closes its pools. With no "
+            "broker configured, it also starts a job worker process of its own."
+        ),
+    )
     serve.add_argument("--host", help="address to bind (HOST)")
     serve.add_argument("--port", type=int, help="port to bind (PORT)")
     serve.add_argument("--workers", type=int, help="worker processes (WORKERS)")
     serve.add_argument("--reload", action="store_true", help="restart on code changes")
     serve.set_defaults(handler=cmd_serve)
 
-    worker = commands.add_parser("worker", help="run a Celery worker for background jobs")
+    worker = commands.add_parser(
+        "worker",
+        help="run a Celery worker for background jobs",
+        description=(
+            "Takes import and export jobs from the broker (CELERY_BROKER_URL, else REDIS_URL, "
+            "else the embedded one in JOB_DIR). Run as many as you need, on any machine that "
+            "shares JOB_DIR with the API."
+        ),
+    )
     worker.add_argument(
         "--concurrency", type=int, help="tasks at once (CELERY_WORKER_CONCURRENCY; default: CPUs)"
     )
@@ -134,23 +162,54 @@ def build_parser() -> argparse.ArgumentParser:
     make.add_argument("-m", "--message", required=True, help="what the migration does")
     make.set_defaults(handler=cmd_makemigration)
 
-    superuser = commands.add_parser("create-superuser", help="create or promote a superuser")
+    superuser = commands.add_parser(
+        "create-superuser",
+        help="create or promote a superuser",
+        description=(
+            "Creates a verified superuser, or promotes the account that has this e-mail "
+            "(setting its password, enabling and verifying it). Prompts for what is missing."
+        ),
+    )
     superuser.add_argument("--email", help="e-mail (prompted if missing)")
     superuser.add_argument("--password", help="password (prompted if missing)")
     superuser.set_defaults(handler=cmd_create_superuser)
 
-    seed = commands.add_parser("seed", help="insert demo users and items in bulk")
+    seed = commands.add_parser(
+        "seed",
+        help="insert demo users and items in bulk",
+        description=(
+            "Users demo<id>@example.com, items spread over them; PostgreSQL loads through COPY."
+        ),
+    )
     seed.add_argument("--users", type=int, default=10, help="how many users (default 10)")
     seed.add_argument("--items", type=int, default=100, help="how many items (default 100)")
     seed.add_argument("--password", default="Password123", help="password of every demo user")
     seed.set_defaults(handler=cmd_seed)
 
-    purge = commands.add_parser("purge-tokens", help="delete expired refresh tokens")
+    purge = commands.add_parser(
+        "purge-tokens",
+        help="delete expired refresh tokens",
+        description="Run it daily (cron, a scheduled job): expired rows are never used again.",
+    )
     purge.set_defaults(handler=cmd_purge_tokens)
 
     openapi = commands.add_parser("openapi", help="print the OpenAPI schema as JSON")
     openapi.add_argument("-o", "--output", help="write to this file instead of stdout")
     openapi.set_defaults(handler=cmd_openapi)
+
+    docs = commands.add_parser(
+        "docs",
+        help="write the generated reference pages and .env.example",
+        description=(
+            "For development: writes docs/reference/settings.md and .env.example from "
+            "app/config.py, and docs/reference/cli.md from this command line. A test fails "
+            "when a committed copy is stale."
+        ),
+    )
+    docs.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if a file is stale"
+    )
+    docs.set_defaults(handler=cmd_docs)
     return parser
 
 

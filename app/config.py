@@ -1,6 +1,7 @@
 """Application settings, read from the environment and `.env` (pydantic-settings).
 
-Every setting is documented in the README and in `.env.example`. `get_settings()`
+Each field's `description` (and `examples`) is the documentation: `python -m app docs`
+writes the settings reference and `.env.example` from them. `get_settings()`
 is cached, so importing this module is cheap and tests can build their own
 `Settings(...)` with keyword overrides.
 """
@@ -86,6 +87,7 @@ class Settings(BaseSettings):
             "`sqlite+aiosqlite:///path` or `postgresql+asyncpg://user:pass@host:5432/db`. "
             "Empty: SQLite at `DATA_DIR/app.db`."
         ),
+        examples=["postgresql+asyncpg://app:secret@127.0.0.1:5432/app"],
     )
     db_pool_size: int = Field(default=20, ge=1, description="Connections in each process's pool.")
     db_max_overflow: int = Field(
@@ -211,6 +213,7 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated origins allowed by CORS (never `*` in production).",
+        examples=[["https://app.example.com"]],
     )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -218,6 +221,7 @@ class Settings(BaseSettings):
             "Comma-separated addresses or CIDR networks of reverse proxies whose "
             "`X-Forwarded-For` is believed."
         ),
+        examples=[["10.0.0.0/8"]],
     )
     max_body_size: int = Field(
         default=1024 * 1024,
@@ -240,6 +244,7 @@ class Settings(BaseSettings):
             "`redis://host:6379/0`: shared rate limits (and the jobs broker unless "
             "`CELERY_BROKER_URL` is set)."
         ),
+        examples=["redis://127.0.0.1:6379/0"],
     )
     rate_limit_enabled: bool = Field(default=True, description="Switch the rate limiter on or off.")
     rate_limit_requests: int = Field(
@@ -302,6 +307,7 @@ class Settings(BaseSettings):
     smtp_host: str | None = Field(
         default=None,
         description="SMTP relay. Without it, e-mails are written to `DATA_DIR/outbox/`.",
+        examples=["smtp.example.com"],
     )
     smtp_port: int = Field(
         default=587,
@@ -344,6 +350,7 @@ class Settings(BaseSettings):
     celery_broker_url: str | None = Field(
         default=None,
         description="Where tasks go. Default: `REDIS_URL`, else the embedded broker in `JOB_DIR`.",
+        examples=["redis://127.0.0.1:6379/1"],
     )
     celery_result_backend: str | None = Field(
         default=None,
@@ -412,7 +419,7 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, description="Server processes of `python -m app serve`.")
     # asyncio by default: with uvloop, at 256 connections a few requests waited 1-3 s
     # (TCP retransmissions on loopback) in about one run in five; asyncio showed no such
-    # tail and the same throughput (README, Performance). "uvloop" is one setting away.
+    # tail and the same throughput (docs/performance.md). "uvloop" is one setting away.
     event_loop: Literal["asyncio", "uvloop"] = Field(
         default="asyncio",
         description="Event loop of `serve`: `asyncio` or `uvloop`.",
