@@ -2,8 +2,8 @@
 
 Started the way a user starts it (`python -m app migrate`, then `python -m app serve`)
 on a free port. The database is a new SQLite file, or a new PostgreSQL database
-named after the given one with `_fuzz` appended (dropped and created again), so a run
-never touches data it did not create.
+named after the given one with a suffix (`_fuzz` by default) appended, dropped and
+created again, so a run never touches data it did not create.
 """
 
 from __future__ import annotations
@@ -58,40 +58,40 @@ def server_env(database_url: str, data_dir: Path) -> dict[str, str]:
     return env
 
 
-async def _recreate_postgres(url: URL) -> None:
+async def _recreate_postgres(url: URL, name: str) -> None:
     engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    fuzz_db = f"{url.database}_fuzz"
     try:
         async with engine.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{fuzz_db}" WITH (FORCE)'))
-            await connection.execute(text(f'CREATE DATABASE "{fuzz_db}"'))
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
     finally:
         await engine.dispose()
 
 
-async def _drop_postgres(url: URL) -> None:
+async def _drop_postgres(url: URL, name: str) -> None:
     engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as connection:
-            await connection.execute(
-                text(f'DROP DATABASE IF EXISTS "{url.database}_fuzz" WITH (FORCE)')
-            )
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         await engine.dispose()
 
 
 @contextmanager
-def fresh_database(postgres_url: str | None, workdir: Path) -> Iterator[str]:
-    """The URL of an empty database: SQLite in `workdir`, or `<db>_fuzz` on PostgreSQL."""
+def fresh_database(
+    postgres_url: str | None, workdir: Path, *, suffix: str = "_fuzz"
+) -> Iterator[str]:
+    """The URL of an empty database: SQLite in `workdir`, or `<db><suffix>` on PostgreSQL."""
     if not postgres_url:
         yield f"sqlite+aiosqlite:///{workdir / 'fuzz.db'}"
         return
     url = make_url(postgres_url)
-    asyncio.run(_recreate_postgres(url))
+    name = f"{url.database}{suffix}"
+    asyncio.run(_recreate_postgres(url, name))
     try:
-        yield url.set(database=f"{url.database}_fuzz").render_as_string(hide_password=False)
+        yield url.set(database=name).render_as_string(hide_password=False)
     finally:
-        asyncio.run(_drop_postgres(url))
+        asyncio.run(_drop_postgres(url, name))
 
 
 @contextmanager
