@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 FUZZ_TIME ?= 300
 
-.PHONY: install run test lint format fuzz bench clean
+.PHONY: install run test lint format fuzz bench docs clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,5 +38,10 @@ bench: install  ## service vs a minimal reference app under wrk (BENCH_QUICK=1, 
 	@$(BIN)/python -c "import orjson" 2>/dev/null || $(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,bench]"
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# Not --quiet: it hides the warnings (broken links and anchors) that --strict turns into errors.
+docs: install  ## the manual: regenerate the reference pages, then build docs/ into site/ (offline)
+	$(BIN)/python -m app docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site

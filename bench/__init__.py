@@ -1,4 +1,4 @@
 """Benchmark harness: the service against a minimal reference app, side by side, with wrk.
 
-Run it with `make bench` (see the README's Performance section).
+Run it with `make bench` (see docs/performance.md).
 """

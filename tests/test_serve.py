@@ -99,7 +99,7 @@ async def test_two_processes_share_one_redis_limit(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("setting", "uvloop_loaded"), [(None, False), ("uvloop", True)])
 async def test_event_loop_setting(setting: str | None, uvloop_loaded: bool, tmp_path: Path) -> None:
-    """asyncio unless EVENT_LOOP says uvloop (README, Performance: uvloop's rare tails)."""
+    """asyncio unless EVENT_LOOP says uvloop (docs/performance.md: uvloop's rare tails)."""
     env, unset = ({"EVENT_LOOP": setting}, ()) if setting else ({}, ("EVENT_LOOP",))
     async with running_server(tmp_path / "server.log", env, unset=unset) as server:
         maps = await read(Path(f"/proc/{server.process.pid}/maps"))

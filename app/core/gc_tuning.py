@@ -15,7 +15,7 @@ a request's objects are freed by reference counting before a collection looks at
 them instead of being promoted to older generations.
 
 Only what exists at start-up is frozen; everything created later is collected as
-usual. Measured with wrk (README, Performance), 32 connections on 1M items.
+usual. Measured with wrk (docs/performance.md), 32 connections on 1M items.
 """
 
 from __future__ import annotations
