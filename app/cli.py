@@ -101,6 +101,9 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
+    if not (reference.ROOT / "pyproject.toml").exists():
+        sys.stderr.write("python -m app docs runs in a source checkout of the project\n")
+        return 2
     parser = build_parser()
     if args.check:
         outdated = reference.stale(parser)

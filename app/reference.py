@@ -255,8 +255,9 @@ def documents(parser: argparse.ArgumentParser) -> dict[Path, str]:
     }
 
 
-def stale(parser: argparse.ArgumentParser, root: Path = ROOT) -> list[Path]:
+def stale(parser: argparse.ArgumentParser, root: Path | None = None) -> list[Path]:
     """The generated files whose committed copy differs from what the code produces."""
+    root = root or ROOT
     return [
         path
         for path, text in documents(parser).items()
@@ -264,8 +265,9 @@ def stale(parser: argparse.ArgumentParser, root: Path = ROOT) -> list[Path]:
     ]
 
 
-def write(parser: argparse.ArgumentParser, root: Path = ROOT) -> list[Path]:
+def write(parser: argparse.ArgumentParser, root: Path | None = None) -> list[Path]:
     """Write the stale generated files; returns them."""
+    root = root or ROOT
     changed = stale(parser, root)
     texts = documents(parser)
     for path in changed:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app import reference
-from app.cli import build_parser
+from app.cli import build_parser, cmd_docs
 from app.config import Settings
 
 
@@ -65,3 +66,18 @@ def test_markdown_links_setting_names_and_escapes_angle_brackets() -> None:
         "Uses [`WORKERS`](settings.md#workers) and [`HOST`](settings.md#host), not "
         "`DATA_DIR/app.db` nor SIGTERM; &lt;id&gt; `<b>`"
     )
+
+
+def test_docs_command_checks_writes_and_refuses_outside_a_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(reference, "ROOT", tmp_path)
+    assert cmd_docs(argparse.Namespace(check=True)) == 2  # no pyproject.toml: not a checkout
+    (tmp_path / "pyproject.toml").touch()
+    assert cmd_docs(argparse.Namespace(check=True)) == 1
+    assert "docs/reference/settings.md is out of date: run `python -m app docs`" in (
+        capsys.readouterr().err
+    )
+    assert cmd_docs(argparse.Namespace(check=False)) == 0
+    assert cmd_docs(argparse.Namespace(check=True)) == 0
+    assert (tmp_path / ".env.example").read_text() == reference.env_example()
