@@ -60,11 +60,13 @@ async def test_silent_redis_costs_one_timeout_then_nothing(
     first_took = time.perf_counter() - start
     assert first.status_code == 422
     assert first.headers["x-ratelimit-remaining"] == str(LIMIT - 1)
-    assert ratelimit.REDIS_TIMEOUT * 0.8 <= first_took < ratelimit.REDIS_TIMEOUT + 1.0
+    # One wait of about REDIS_TIMEOUT, not redis-py's default 5 s (margin for a busy machine).
+    assert ratelimit.REDIS_TIMEOUT * 0.8 <= first_took < ratelimit.REDIS_TIMEOUT + 3.0
     start = time.perf_counter()
     for _ in range(LIMIT - 1):
         assert (await call("GET", CHEAP_ROUTE)).status_code == 422
-    assert time.perf_counter() - start < ratelimit.REDIS_TIMEOUT  # no more waiting on Redis
+    # No more waiting on Redis: waiting again would cost REDIS_TIMEOUT per request.
+    assert time.perf_counter() - start < (LIMIT - 1) * ratelimit.REDIS_TIMEOUT * 0.8
     assert (await call("GET", CHEAP_ROUTE)).status_code == 429
 
 
