@@ -11,6 +11,7 @@ import asyncio
 import getpass
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -28,6 +29,12 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    # Where the server listens is where e-mail links point by default (see
+    # Settings.base_url): the command line's address must reach the settings too.
+    for name, value in (("HOST", args.host), ("PORT", args.port)):
+        if value is not None:
+            os.environ[name] = str(value)
+    get_settings.cache_clear()
     settings = get_settings()
     with embedded_worker(settings):  # jobs run with no broker configured (see app.tasks)
         server.serve(

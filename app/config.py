@@ -11,10 +11,12 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from limits import parse as parse_rate_limit
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -26,6 +28,11 @@ Environment = Literal["development", "staging", "production"]
 # RFC 7518, 3.2: an HMAC key at least as long as the hash. Shorter keys are refused in
 # production (and PyJWT warns about them).
 MIN_SECRET_LENGTH = {"HS256": 32, "HS384": 48, "HS512": 64}
+
+
+# A page path: segments of URL-safe characters, no `..`, no query string.
+_PAGE_PATH = re.compile(r"(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)+/?")
+_ANY_ADDRESS = ("0.0.0.0", "::", "")
 
 
 def _split_csv(value: object) -> object:
@@ -339,11 +346,45 @@ class Settings(BaseSettings):
         default="Items Service <no-reply@localhost>",
         description="Sender of every e-mail (header and envelope).",
     )
-    frontend_url: str = Field(
-        default="http://127.0.0.1:8000",
+    public_url: str | None = Field(
+        default=None,
         description=(
-            "Base of the links in e-mails: `/verify-email?token=...`, `/reset-password?token=...`."
+            "The address people reach this service at (`https://api.example.com`): the base "
+            "of the links in e-mails. Default: `http://HOST:PORT`, where `serve` listens "
+            "(`127.0.0.1` when `HOST` is `0.0.0.0` or `::`)."
         ),
+    )
+    frontend_url: str | None = Field(
+        default=None,
+        description=(
+            "A front end of the deployment's own that opens the e-mail links instead of this "
+            "service's pages: links become `FRONTEND_URL` + `VERIFY_EMAIL_PATH` (or "
+            "`RESET_PASSWORD_PATH`) + `?token=...`."
+        ),
+    )
+    verify_email_path: str = Field(
+        default="/verify-email",
+        description="Path of the page that e-mail verification links open.",
+    )
+    reset_password_path: str = Field(
+        default="/reset-password",
+        description="Path of the page that password-reset links open.",
+    )
+
+    # Admin console (/admin)
+    admin_enabled: bool = Field(
+        default=True,
+        description="Serve the admin console at `/admin` (superusers only).",
+    )
+    admin_session_idle_minutes: int = Field(
+        default=30,
+        ge=1,
+        description="An admin console session ends after this many minutes without a request.",
+    )
+    admin_session_max_hours: int = Field(
+        default=8,
+        ge=1,
+        description="An admin console session ends this many hours after sign-in, however used.",
     )
 
     # Celery, background jobs (none set: the embedded broker under job_dir)
@@ -446,6 +487,27 @@ class Settings(BaseSettings):
         parse_rate_limit(value)  # ValueError names the bad string; pydantic names the setting
         return value
 
+    @field_validator("public_url", "frontend_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"must be an http:// or https:// address, not {value!r}")
+        if parts.query or parts.fragment:
+            raise ValueError("must not carry a query string or a fragment")
+        return value.strip().rstrip("/")
+
+    @field_validator("verify_email_path", "reset_password_path")
+    @classmethod
+    def _check_page_path(cls, value: str) -> str:
+        if not _PAGE_PATH.fullmatch(value):
+            raise ValueError(
+                f"must be a path such as /verify-email (letters, digits, - _ . /), not {value!r}"
+            )
+        return value.rstrip("/")
+
     @field_validator("trusted_proxies")
     @classmethod
     def _check_proxies(cls, value: list[str]) -> list[str]:
@@ -484,6 +546,21 @@ class Settings(BaseSettings):
     @property
     def json_logs(self) -> bool:
         return self.log_json if self.log_json is not None else self.is_production
+
+    @property
+    def base_url(self) -> str:
+        """Where people reach this service: `PUBLIC_URL`, else where `serve` listens."""
+        if self.public_url:
+            return self.public_url
+        host = self.host if self.host not in _ANY_ADDRESS else "127.0.0.1"
+        if ":" in host:  # an IPv6 address
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def link_base(self) -> str:
+        """The base of the links in e-mails: the deployment's front end, or this service."""
+        return self.frontend_url or self.base_url
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -18,6 +18,7 @@ from app.core.metrics import process_exited
 from app.db.session import dispose_engine
 from app.exceptions import register_exception_handlers
 from app.middleware import close_middleware, install_middleware
+from app.web import include_pages
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,9 @@ def create_application(settings: Settings | None = None) -> FastAPI:
         description=settings.app_description,
         debug=settings.debug,
         lifespan=lifespan,
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        # /docs and /redoc are pages of app.web, served with their files (no CDN).
+        docs_url=None,
+        redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
         redirect_slashes=False,
         responses=COMMON_ERRORS,
@@ -50,6 +52,7 @@ def create_application(settings: Settings | None = None) -> FastAPI:
     )
     register_exception_handlers(app)
     include_routes(app, settings.api_prefix)
+    include_pages(app, settings)
     if settings.metrics_enabled:
         app.include_router(metrics.router)
     install_middleware(app, settings)

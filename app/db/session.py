@@ -47,6 +47,8 @@ _read_session_factory: async_sessionmaker[AsyncSession] | None = None
 _AFTER_COMMIT = "after_commit_callbacks"
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# A route class attribute: requests of every method get a session that may write.
+WRITES_ON_READ = "writes_on_read"
 
 
 def build_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
@@ -162,8 +164,12 @@ async def _safe_rollback(session: AsyncSession) -> None:
 
 
 async def request_reads_only(request: Request) -> bool:
-    """GET, HEAD and OPTIONS change nothing, so their session needs no transaction."""
-    return request.method in READ_ONLY_METHODS
+    """GET, HEAD and OPTIONS change nothing, so their session needs no transaction,
+    unless their route writes on reads too (`WRITES_ON_READ`: the admin console
+    records a session's activity on every page)."""
+    return request.method in READ_ONLY_METHODS and not getattr(
+        request.scope.get("route"), WRITES_ON_READ, False
+    )
 
 
 async def get_async_session(

@@ -41,6 +41,8 @@ RESET_REQUESTED = MessageResponse(
     message="If an account exists for this address, a password reset link has been sent."
 )
 RESET_TOKEN_SPENT = "Reset token has already been used or the password has changed since"
+VERIFIED = "Your e-mail address is verified."
+ALREADY_VERIFIED = "Your e-mail address was already verified."
 
 
 class TokenReuseError(UnauthorizedError):
@@ -129,13 +131,24 @@ class AuthService:
 
     async def verify_email(self, token: str) -> MessageResponse:
         """Mark the address the token was sent to as verified (again is harmless)."""
+        user = await self.verification_user(token)
+        if user.is_verified:
+            return MessageResponse(message=ALREADY_VERIFIED)
+        user.is_verified = True
+        await self.session.flush()
+        return MessageResponse(message=VERIFIED)
+
+    async def verification_user(self, token: str) -> User:
+        """The user a verification token names, if it is valid for their current address."""
         claims = decode_token(token, TokenType.EMAIL_VERIFICATION)
         user = await self._token_user(claims)
         if claims.get("email") != user.email:  # the address changed since it was sent
             raise UnauthorizedError("Invalid token")
-        user.is_verified = True
-        await self.session.flush()
-        return MessageResponse(message="Your e-mail address is verified.")
+        return user
+
+    async def check_reset_token(self, token: str) -> None:
+        """Raise what `reset_password` would raise for this token, changing nothing."""
+        await self._reset_user(decode_token(token, TokenType.PASSWORD_RESET))
 
     async def request_password_reset(self, email: str) -> MessageResponse:
         """E-mail a reset link to an active account; answer the same either way.
@@ -160,15 +173,20 @@ class AuthService:
         claims = decode_token(token, TokenType.PASSWORD_RESET)
         # Hash before the first query, so no transaction is held through the hash.
         hashed = await hash_password_async(new_password)
-        user = await self._token_user(claims)
+        user = await self._reset_user(claims)
         current = user.hashed_password
-        if not password_reset_token_matches(claims, current):
-            raise UnauthorizedError(RESET_TOKEN_SPENT)
         if not await self.users.store_password_hash(user, hashed, replacing=current):
             raise UnauthorizedError(RESET_TOKEN_SPENT)  # a concurrent reset won
         user.is_verified = True  # the token reached this mailbox: the address is theirs
         await self.session.flush()
         return MessageResponse(message="Your password has been reset; sign in with it.")
+
+    async def _reset_user(self, claims: dict[str, Any]) -> User:
+        """The user a reset token names, if their password is still the one it was issued for."""
+        user = await self._token_user(claims)
+        if not password_reset_token_matches(claims, user.hashed_password):
+            raise UnauthorizedError(RESET_TOKEN_SPENT)
+        return user
 
     async def _token_user(self, claims: dict[str, Any]) -> User:
         """The active user an e-mail token was issued to, or a 401."""

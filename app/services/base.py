@@ -76,6 +76,9 @@ class BaseService(Generic[ModelT, CreateT, UpdateT]):
         )
         return Page(items=rows.all(), total=total or 0, page=page, page_size=page_size)
 
+    async def count(self) -> int:
+        return int(await self.session.scalar(select(func.count()).select_from(self.model)) or 0)
+
     async def create(self, data: CreateT, **extra: Any) -> ModelT:
         obj: ModelT = self.model(**data.model_dump(), **extra)
         self.session.add(obj)

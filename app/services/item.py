@@ -31,7 +31,7 @@ class ItemFilters:
         if self.owner_id is not None:
             params["owner_id"] = self.owner_id
         if self.q:
-            params["q"] = "%" + _escape_like(self.q) + "%"
+            params["q"] = "%" + escape_like(self.q) + "%"
         if self.min_price is not None:
             params["min_price"] = self.min_price
         if self.max_price is not None:
@@ -40,7 +40,8 @@ class ItemFilters:
         return Filter(shape, [_CONDITIONS[name] for name in shape], params)
 
 
-def _escape_like(text: str) -> str:
+def escape_like(text: str) -> str:
+    """`text` matched literally inside a LIKE pattern (with `escape="\\"`)."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 

@@ -12,17 +12,19 @@ from __future__ import annotations
 import logging
 import uuid
 from pathlib import Path
+from typing import get_args
 
 import anyio
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import get_settings
 from app.db.base import utcnow
 from app.db.session import SessionDep, after_commit
 from app.exceptions import ConflictError, NotFoundError, ServiceError
-from app.models.job import Job, JobKind
+from app.models.job import Job, JobKind, JobStatus
 from app.models.user import User
+from app.services.base import Page
 from app.services.item_import import ImportFileError, StoredUpload, count_rows
 from app.tasks.queue import publish
 
@@ -83,6 +85,38 @@ class JobService:
         if not await anyio.Path(path).is_file():
             raise NotFoundError("The export file has expired; export again")
         return path
+
+    async def list_jobs(
+        self,
+        *,
+        status: JobStatus | None = None,
+        owner_id: int | None = None,
+        page: int = 1,
+        page_size: int = 20,
+    ) -> Page[Job]:
+        """Jobs, newest first, of one status and one owner when given (for superusers)."""
+        where = []
+        if status is not None:
+            where.append(Job.status == status)
+        if owner_id is not None:
+            where.append(Job.owner_id == owner_id)
+        total = await self.session.scalar(select(func.count()).select_from(Job).where(*where))
+        rows = await self.session.scalars(
+            select(Job)
+            .where(*where)
+            .order_by(Job.id.desc())
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        )
+        return Page(items=rows.all(), total=total or 0, page=page, page_size=page_size)
+
+    async def count_by_status(self) -> dict[str, int]:
+        """How many jobs are in each status (every status listed, zeros included)."""
+        counts = dict.fromkeys(get_args(JobStatus), 0)
+        rows = await self.session.execute(select(Job.status, func.count()).group_by(Job.status))
+        for status, count in rows.tuples():
+            counts[status] = count
+        return counts
 
     async def _create(self, kind: JobKind, owner: User, **fields: object) -> Job:
         """A new job, queued once the request's transaction has committed."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
@@ -21,7 +21,8 @@ from app.models.item import Item
 from app.models.refresh_token import RefreshToken
 from app.models.user import User
 from app.schemas.user import UserAdminUpdate, UserCreate, UserUpdate
-from app.services.base import BaseService
+from app.services.base import BaseService, Page
+from app.services.item import escape_like
 from app.tasks.email import Mailer, MailerDep
 from app.tasks.email_templates import password_changed_email, verification_email
 
@@ -97,6 +98,28 @@ class UserService(BaseService[User, UserCreate, UserUpdate]):
             # A disabled account keeps nothing: re-enabling it must not revive old tokens.
             await self.revoke_sessions(user)
         return user
+
+    async def update_as_admin(self, user: User, data: UserAdminUpdate, *, by: User) -> User:
+        """A superuser's change to any account; they cannot demote or disable themselves."""
+        if user.id == by.id:
+            if data.is_superuser is False:
+                raise ForbiddenError("You cannot remove your own superuser role")
+            if data.is_active is False:
+                raise ForbiddenError("You cannot disable your own account")
+        return await self.update(user, data)
+
+    async def search(self, q: str | None, *, page: int = 1, page_size: int = 20) -> Page[User]:
+        """Users whose e-mail address or name contains `q`, by id (all without `q`)."""
+        where = []
+        if q:
+            pattern = "%" + escape_like(q) + "%"
+            where.append(
+                or_(
+                    User.email.ilike(pattern, escape="\\"),
+                    User.full_name.ilike(pattern, escape="\\"),
+                )
+            )
+        return await self.get_paginated(page, page_size, where=where)
 
     async def store_password_hash(
         self, user: User, hashed: str, *, replacing: str | None = None

@@ -123,7 +123,8 @@ and contact us.</p>"""
 
 
 def frontend_link(path: str, **query: str) -> str:
-    base = get_settings().frontend_url.rstrip("/")
+    """A link for a person: on the deployment's front end if set, else on this service."""
+    base = get_settings().link_base
     return f"{base}/{path.lstrip('/')}" + (f"?{urlencode(query)}" if query else "")
 
 
@@ -165,16 +166,21 @@ def render(template: EmailTemplate, *, to: str, **values: str) -> EmailMessage:
 
 def verification_email(to: str, token: str) -> EmailMessage:
     lifetime = _lifetime(get_settings().email_token_expire_hours * 60)
-    link = frontend_link("verify-email", token=token)
+    link = frontend_link(get_settings().verify_email_path, token=token)
     return render(VERIFY_EMAIL, to=to, link=link, token=token, lifetime=lifetime)
 
 
 def password_reset_email(to: str, token: str) -> EmailMessage:
     lifetime = _lifetime(get_settings().password_reset_expire_minutes)
-    link = frontend_link("reset-password", token=token)
+    link = frontend_link(get_settings().reset_password_path, token=token)
     return render(PASSWORD_RESET, to=to, link=link, token=token, lifetime=lifetime)
 
 
 def password_changed_email(to: str, *, changed_at: datetime) -> EmailMessage:
     when = changed_at.astimezone(UTC).strftime("%Y-%m-%d at %H:%M UTC")
-    return render(PASSWORD_CHANGED, to=to, changed_at=when, link=frontend_link("reset-password"))
+    return render(
+        PASSWORD_CHANGED,
+        to=to,
+        changed_at=when,
+        link=frontend_link(get_settings().reset_password_path),
+    )

@@ -83,10 +83,10 @@ async def read_user(user_id: UserId, _: CurrentUser, users: UserServiceDep) -> U
     "/{user_id:int}", response_model=UserResponse, responses=AUTH_ERRORS | errors(404, 409)
 )
 async def update_user(
-    user_id: UserId, data: UserAdminUpdate, _: Superuser, users: UserServiceDep
+    user_id: UserId, data: UserAdminUpdate, admin: Superuser, users: UserServiceDep
 ) -> User:
-    """Change any user, roles included (superuser only)."""
-    return await users.update(await users.get_by_id(user_id), data)
+    """Change any user, roles included (superuser only; not your own role or status)."""
+    return await users.update_as_admin(await users.get_by_id(user_id), data, by=admin)
 
 
 @router.delete(
