@@ -76,7 +76,7 @@ class AdminSessionService:
         found = (await self.session.execute(_BY_HASH, {"token_hash": hash_token(secret)})).first()
         if found is None:
             raise AdminSessionEnded()
-        row, user = found.tuple()
+        row, user = found
         now = utcnow()
         idle = timedelta(minutes=get_settings().admin_session_idle_minutes)
         if (

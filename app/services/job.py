@@ -114,7 +114,7 @@ class JobService:
         """How many jobs are in each status (every status listed, zeros included)."""
         counts = dict.fromkeys(get_args(JobStatus), 0)
         rows = await self.session.execute(select(Job.status, func.count()).group_by(Job.status))
-        for status, count in rows.tuples():
+        for status, count in rows:
             counts[status] = count
         return counts
 
