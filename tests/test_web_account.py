@@ -79,7 +79,8 @@ async def test_the_verification_link_opens_a_page_that_verifies(
     assert token_of(link) not in result.text  # the page after use never holds the token
     assert_page_headers(result)
     user = await session.get(User, (await users_id(client, "ivy@example.com")))
-    assert user is not None and user.is_verified
+    assert user is not None
+    assert user.is_verified
 
 
 async def users_id(client: httpx.AsyncClient, email: str) -> int:
@@ -271,7 +272,9 @@ async def test_the_csrf_cookie_is_strict_and_http_only(
 ) -> None:
     page = await client.get("/verify-email?token=x")
     cookie = page.headers["set-cookie"]
-    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Secure" not in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    assert "Secure" not in cookie
     set_env(ENVIRONMENT="staging")
     client.cookies.clear()
     page = await client.get("/verify-email?token=x")

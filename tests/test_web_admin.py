@@ -56,7 +56,8 @@ async def test_a_superuser_signs_in_to_a_server_side_session(
         assert attribute in cookie
     value = cookie.split(";")[0].split("=", 1)[1]
     [row] = await stored_sessions(session, admin)
-    assert row.token_hash == hash_token(value) and value not in row.token_hash
+    assert row.token_hash == hash_token(value)
+    assert value not in row.token_hash
     dashboard = await client.get("/admin")
     assert dashboard.status_code == 200
     assert heading_of(dashboard) == "Dashboard"
@@ -127,9 +128,11 @@ async def test_search_finds_users_by_email_or_name(
     await make_user(session, email="zora.q@example.com", full_name="Zora")
     await make_user(session, email="other@example.com", full_name="Quincy Zed")
     by_email = await console.get("/admin/users", params={"q": "ZORA.Q"})
-    assert "zora.q@example.com" in by_email.text and "other@example.com" not in by_email.text
+    assert "zora.q@example.com" in by_email.text
+    assert "other@example.com" not in by_email.text
     by_name = await console.get("/admin/users", params={"q": "quincy"})
-    assert "other@example.com" in by_name.text and "zora.q@example.com" not in by_name.text
+    assert "other@example.com" in by_name.text
+    assert "zora.q@example.com" not in by_name.text
     literal = await console.get("/admin/users", params={"q": "%"})
     assert "0 users" in literal.text
     bad = await console.get("/admin/users", params={"page": "0"})
@@ -208,7 +211,8 @@ async def test_no_self_demotion_or_self_disabling(
 ) -> None:
     page = f"/admin/users/{admin.id}"
     shown = await console.get(page)
-    assert "Remove superuser" not in shown.text and ">Disable<" not in shown.text
+    assert "Remove superuser" not in shown.text
+    assert ">Disable<" not in shown.text
     for action, message in [
         ("remove-superuser", "You cannot remove your own superuser role"),
         ("disable", "You cannot disable your own account"),
@@ -217,7 +221,8 @@ async def test_no_self_demotion_or_self_disabling(
         assert response.status_code == 403
         assert message in response.text
     await session.refresh(admin)
-    assert admin.is_superuser and admin.is_active
+    assert admin.is_superuser
+    assert admin.is_active
     # The API applies the same rule.
     api = await console.patch(
         f"/api/v1/users/{admin.id}", json={"is_superuser": False}, headers=auth_headers(admin)
@@ -254,7 +259,8 @@ async def test_a_user_page_shows_their_items_and_jobs(
     await session.flush()
     page = await console.get(f"/admin/users/{user.id}")
     assert page.status_code == 200
-    assert "Walnut desk" in page.text and "aaaaaaaa" in page.text
+    assert "Walnut desk" in page.text
+    assert "aaaaaaaa" in page.text
     assert (await console.get("/admin/users/999999")).status_code == 404
 
 
@@ -265,7 +271,8 @@ async def test_items_search_filter_edit_and_delete(
     item = await make_item(session, owner, title="Brass lamp")
     await make_item(session, other, title="Brass bowl")
     found = await console.get("/admin/items", params={"q": "brass", "owner_id": owner.id})
-    assert "Brass lamp" in found.text and "Brass bowl" not in found.text
+    assert "Brass lamp" in found.text
+    assert "Brass bowl" not in found.text
     page = f"/admin/items/{item.id}"
     bad = await post_form(console, page, page, title="  ", price="-1", description="")
     assert bad.status_code == 422
@@ -313,7 +320,8 @@ async def test_jobs_list_detail_and_download(
     )
     await session.flush()
     listed = await console.get("/admin/jobs", params={"status": "SUCCESS", "owner_id": owner.id})
-    assert "bbbbbbbb" in listed.text and "cccccccc" in listed.text
+    assert "bbbbbbbb" in listed.text
+    assert "cccccccc" in listed.text
     detail = await console.get(f"/admin/jobs/{'b' * 36}")
     assert "price: must be a number" in detail.text
     download = await console.get(f"/admin/jobs/{'c' * 36}/download")
@@ -328,7 +336,8 @@ async def test_the_dashboard_counts(console: httpx.AsyncClient, session: AsyncSe
     page = await console.get("/admin")
     users = await session.scalar(select(func.count()).select_from(User))
     assert f'<div class="value">{users}</div><div class="label">users</div>' in page.text
-    assert 'href="/metrics"' in page.text and 'href="/health/ready"' in page.text
+    assert 'href="/metrics"' in page.text
+    assert 'href="/health/ready"' in page.text
 
 
 async def session_row(session: AsyncSession, admin: User) -> AdminSession:
