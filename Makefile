@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 FUZZ_TIME ?= 300
 
-.PHONY: install run test lint format fuzz bench docs clean
+.PHONY: install run test lint format fuzz bench docs screenshots clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ bench: install  ## service vs a minimal reference app under wrk (BENCH_QUICK=1, 
 docs: install  ## the manual: regenerate the reference pages, then build docs/ into site/ (offline)
 	$(BIN)/python -m app docs
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+screenshots: install  ## retake docs/img/admin-console.png (a real server and Chromium)
+	$(BIN)/python -m tests.browser.screenshots
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site

@@ -88,7 +88,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 def cmd_purge_tokens(_args: argparse.Namespace) -> int:
     count = asyncio.run(management.purge_tokens())
-    sys.stdout.write(f"Deleted {count} expired refresh tokens.\n")
+    sys.stdout.write(f"Deleted {count} expired refresh tokens and ended admin sessions.\n")
     return 0
 
 
@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     purge = commands.add_parser(
         "purge-tokens",
-        help="delete expired refresh tokens",
+        help="delete expired refresh tokens and ended admin sessions",
         description="Run it daily (cron, a scheduled job): expired rows are never used again.",
     )
     purge.set_defaults(handler=cmd_purge_tokens)

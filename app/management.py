@@ -17,6 +17,7 @@ from app.db.session import dispose_engine, get_session_factory, session_scope
 from app.models.item import Item
 from app.models.user import User
 from app.schemas.user import UserCreate
+from app.services.admin_session import AdminSessionService
 from app.services.auth import AuthService
 from app.services.user import UserService
 from app.tasks.email import Mailer
@@ -112,8 +113,12 @@ def _demo_item(
 
 
 async def purge_tokens() -> int:
+    """Delete expired refresh tokens and ended admin console sessions; returns how many."""
+
     async def job(session: AsyncSession) -> int:
-        return await AuthService(UserService(session)).purge_expired()
+        users = UserService(session)
+        tokens = await AuthService(users).purge_expired()
+        return tokens + await AdminSessionService(users).purge_expired()
 
     result: int = await _in_session(job)
     return result

@@ -19,6 +19,8 @@ from app.models.admin_session import AdminSession
 from app.models.item import Item
 from app.models.job import Job
 from app.models.user import User
+from app.services.admin_session import AdminSessionService
+from app.services.user import UserService
 from tests.factories import PASSWORD, auth_headers, make_item, make_user
 from tests.web_helpers import assert_page_headers, csrf_of, heading_of, post_form, sign_in
 
@@ -428,3 +430,24 @@ async def test_sign_in_is_rate_limited_like_api_logins(
         assert refused.status_code == 429
         assert int(refused.headers["retry-after"]) > 0
         assert "Too many attempts" in refused.text
+
+
+async def test_purging_deletes_ended_sessions_only(
+    console: httpx.AsyncClient, admin: User, session: AsyncSession
+) -> None:
+    live = await session_row(session, admin)
+    for values in ({"revoked_at": utcnow()}, {"expires_at": utcnow() - timedelta(seconds=1)}):
+        ended = AdminSession(
+            user_id=admin.id,
+            token_hash=hash_token(str(values)),
+            token_version=0,
+            last_seen_at=utcnow(),
+            expires_at=utcnow() + timedelta(hours=1),
+        )
+        session.add(ended)
+        await session.flush()
+        await session.execute(
+            update(AdminSession).where(AdminSession.id == ended.id).values(**values)
+        )
+    assert await AdminSessionService(UserService(session)).purge_expired() == 2
+    assert [row.id for row in await stored_sessions(session, admin)] == [live.id]
