@@ -8,20 +8,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Form, Query, Request, Response
+from fastapi import Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from app.api.params import MAX_ID, MAX_PAGE, ItemId
+from app.api.params import ItemId
 from app.dependencies import ItemServiceDep
 from app.schemas.item import ItemUpdate
 from app.services.item import ItemFilters
 from app.services.pagination import PageRequest
 from app.web.admin.auth import ADMIN_PATH, AdminForm, CurrentAdmin, admin_router
+from app.web.admin.params import PAGE_SIZE, OwnerQuery, PageQuery, SearchQuery
 from app.web.forms import validate
 from app.web.pages import render
 
 router = admin_router()
-PAGE_SIZE = 25
 FieldText = Annotated[str, Form(max_length=20_000)]
 
 
@@ -30,9 +30,9 @@ async def list_items(
     request: Request,
     _: CurrentAdmin,
     items: ItemServiceDep,
-    q: Annotated[str, Query(max_length=200)] = "",
-    owner_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+    q: SearchQuery = "",
+    owner_id: OwnerQuery = None,
+    page: PageQuery = 1,
 ) -> HTMLResponse:
     """Items whose title or description contains the search text, newest first."""
     filters = ItemFilters(owner_id=owner_id, q=q.strip() or None)

@@ -7,14 +7,13 @@ from typing import Annotated
 from fastapi import Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
-from app.api.params import MAX_ID, MAX_PAGE
 from app.dependencies import JobServiceDep
 from app.models.job import JobStatus
 from app.web.admin.auth import CurrentAdmin, admin_router
+from app.web.admin.params import PAGE_SIZE, OwnerQuery, PageQuery
 from app.web.pages import render
 
 router = admin_router()
-PAGE_SIZE = 25
 TaskId = Annotated[str, Path(max_length=64)]
 
 
@@ -24,8 +23,8 @@ async def list_jobs(
     _: CurrentAdmin,
     jobs: JobServiceDep,
     status: Annotated[JobStatus | None, Query()] = None,
-    owner_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+    owner_id: OwnerQuery = None,
+    page: PageQuery = 1,
 ) -> HTMLResponse:
     """Jobs, newest first, by status and owner."""
     found = await jobs.list_jobs(status=status, owner_id=owner_id, page=page, page_size=PAGE_SIZE)
@@ -48,4 +47,9 @@ async def download_job_file(
 ) -> FileResponse:
     """The CSV file of a finished export."""
     path = await jobs.export_file(task_id, by=admin)
-    return FileResponse(path, media_type="text/csv; charset=utf-8", filename=f"items-{task_id}.csv")
+    return FileResponse(
+        path,
+        media_type="text/csv; charset=utf-8",
+        filename=f"items-{task_id}.csv",
+        headers={"Cache-Control": "no-store"},  # people's items: no copy kept on the way
+    )

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import Form, Query, Request, Response
+from fastapi import Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from app.api.params import MAX_PAGE, UserId
+from app.api.params import UserId
 from app.dependencies import JobServiceDep, UserServiceDep
 from app.schemas.user import UserAdminUpdate
 from app.web.admin.auth import ADMIN_PATH, AdminForm, CurrentAdmin, admin_router
+from app.web.admin.params import PAGE_SIZE, PageQuery, SearchQuery
 from app.web.pages import render
 
 router = admin_router()
-PAGE_SIZE = 25
 SHOWN_JOBS = 20
 
 # What each button of a user's page changes.
@@ -31,8 +31,6 @@ ACTIONS: dict[str, UserAdminUpdate] = {
     "remove-superuser": UserAdminUpdate(is_superuser=False),
 }
 Action = Literal["disable", "enable", "verify", "grant-superuser", "remove-superuser"]
-SearchText = Annotated[str, Query(max_length=200)]
-PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
 
 @router.get("/users", response_class=HTMLResponse)
@@ -40,8 +38,8 @@ async def list_users(
     request: Request,
     _: CurrentAdmin,
     users: UserServiceDep,
-    q: SearchText = "",
-    page: PageNumber = 1,
+    q: SearchQuery = "",
+    page: PageQuery = 1,
 ) -> HTMLResponse:
     """Users whose e-mail address or name contains the search text."""
     found = await users.search(q.strip() or None, page=page, page_size=PAGE_SIZE)
