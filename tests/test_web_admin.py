@@ -334,6 +334,14 @@ async def test_jobs_list_detail_and_download(
     export_file.unlink()
 
 
+async def test_an_unknown_console_page_is_a_404_page(console: httpx.AsyncClient) -> None:
+    for path in ("/admin/nope", "/admin/users/abc", "/admin/users/1/nope"):
+        response = await console.get(path)
+        assert response.status_code == 404, path
+        assert "no such page" in response.text
+        assert_page_headers(response)
+
+
 async def test_the_dashboard_counts(console: httpx.AsyncClient, session: AsyncSession) -> None:
     page = await console.get("/admin")
     users = await session.scalar(select(func.count()).select_from(User))

@@ -16,4 +16,5 @@ routers: tuple[APIRouter, ...] = (
     users.router,
     items.router,
     jobs.router,
+    dashboard.fallback,  # last: it answers every other path
 )
