@@ -6,6 +6,8 @@ runs the API's service code, so the messages are the API's.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -15,7 +17,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.config import Settings
+from app import cli
+from app.config import Settings, get_settings
 from app.core.security import TokenType, encode_token, password_digest, verify_password
 from app.main import create_application
 from app.models.user import User
@@ -335,3 +338,17 @@ async def test_links_and_pages_follow_the_configured_paths(
         moved = await http.get("/account/verify?token=x")
         assert (moved.status_code, heading_of(moved)) == (400, "This link is not valid")
         assert (await http.get("/verify-email?token=x")).status_code == 404
+
+
+def test_serve_on_another_port_sends_links_there(
+    monkeypatch: pytest.MonkeyPatch, set_env: Callable[..., None]
+) -> None:
+    set_env(PORT="8000", HOST="127.0.0.1")  # restored after the test, as serve sets them
+    seen: dict[str, str] = {}
+    monkeypatch.setattr(cli, "embedded_worker", lambda _settings: contextlib.nullcontext())
+    monkeypatch.setattr(
+        cli.server, "serve", lambda *_args, **_kwargs: seen.update(base=get_settings().link_base)
+    )
+    args = argparse.Namespace(host=None, port=9123, workers=None, reload=False)
+    assert cli.cmd_serve(args) == 0
+    assert seen["base"] == "http://127.0.0.1:9123"

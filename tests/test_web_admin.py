@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import get_settings
 from app.core.security import hash_token
@@ -459,3 +459,26 @@ async def test_purging_deletes_ended_sessions_only(
         )
     assert await AdminSessionService(UserService(session)).purge_expired() == 2
     assert [row.id for row in await stored_sessions(session, admin)] == [live.id]
+
+
+async def test_a_get_records_activity_through_the_real_session_dependency(
+    live_client: httpx.AsyncClient, committed_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """GET requests normally get a read-only session; the console's may write."""
+    async with committed_factory.begin() as setup:
+        admin = await make_user(setup, is_superuser=True)
+    assert (await sign_in(live_client, admin.email)).status_code == 303
+    earlier = utcnow() - timedelta(minutes=5)
+    async with committed_factory.begin() as setup:
+        await setup.execute(
+            update(AdminSession)
+            .where(AdminSession.user_id == admin.id)
+            .values(last_seen_at=earlier)
+        )
+    assert (await live_client.get("/admin/users")).status_code == 200
+    async with committed_factory() as check:
+        seen = await check.scalar(
+            select(AdminSession.last_seen_at).where(AdminSession.user_id == admin.id)
+        )
+    assert seen is not None
+    assert seen > earlier + timedelta(minutes=4)
