@@ -1,21 +1,55 @@
 # `make run` and `make test` set everything up on a fresh machine (Python 3.11+ and make).
+#
+# Every install comes from uv.lock. uv itself lives in .uv/, a virtualenv of its own made
+# with pip at the version pyproject.toml pins ([tool.uv] required-version): a sync into
+# .venv removes whatever the lock does not list, so uv cannot live there.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
+UV_DIR := .uv
+UV     := $(UV_DIR)/bin/uv
 FUZZ_TIME ?= 300
 
-.PHONY: install run test lint format fuzz bench docs screenshots clean
+# One stamp per set of dependency groups, each rebuilt when the lock or pyproject.toml
+# changes: re-running a target with nothing changed installs nothing.
+RUNTIME_STAMP := $(VENV)/.stamp-runtime
+DEV_STAMP     := $(VENV)/.stamp-dev
+BENCH_STAMP   := $(VENV)/.stamp-bench
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
-	@touch $(STAMP)
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+unexport VIRTUAL_ENV
+# --locked: install exactly uv.lock, and stop if it no longer matches pyproject.toml
+# (run `make lock` after editing the dependencies).
+SYNC := $(UV) sync --locked --python $(PYTHON)
 
-install: $(STAMP)
+.PHONY: install run test lint format fuzz bench docs screenshots lock upgrade clean
 
-run: install  ## serve on the embedded defaults (SQLite under ./data, no other service)
+$(UV): pyproject.toml
+	@test -x $(UV_DIR)/bin/python || $(PYTHON) -m venv $(UV_DIR)
+	$(UV_DIR)/bin/python -m pip install --quiet --disable-pip-version-check \
+		"uv$$($(PYTHON) -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["tool"]["uv"]["required-version"])')"
+	@touch $@
+
+# The runtime dependencies only (no test or lint tools). --inexact: a .venv that already
+# holds the development tools keeps them.
+$(RUNTIME_STAMP): uv.lock pyproject.toml | $(UV)
+	$(SYNC) --no-dev --inexact
+	@touch $@
+
+# Runtime + the `dev` group, exactly: anything else (the `bench` group) is removed.
+$(DEV_STAMP): uv.lock pyproject.toml | $(UV)
+	$(SYNC)
+	@rm -f $(BENCH_STAMP)
+	@touch $@ $(RUNTIME_STAMP)
+
+$(BENCH_STAMP): uv.lock pyproject.toml | $(UV)
+	$(SYNC) --group bench
+	@touch $@ $(DEV_STAMP) $(RUNTIME_STAMP)
+
+install: $(DEV_STAMP)  ## the development environment (runtime + test and lint tools)
+
+run: $(RUNTIME_STAMP)  ## serve on the embedded defaults (SQLite under ./data, no other service)
 	$(BIN)/python -m app migrate
 	$(BIN)/python -m app serve
 
@@ -34,8 +68,7 @@ format: install
 	$(BIN)/ruff check --fix app tests bench
 	$(BIN)/ruff format app tests bench
 
-bench: install  ## service vs a minimal reference app under wrk (BENCH_QUICK=1, BENCH_ARGS="--skip-1m")
-	@$(BIN)/python -c "import orjson" 2>/dev/null || $(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev,bench]"
+bench: $(BENCH_STAMP)  ## service vs a minimal reference app under wrk (BENCH_QUICK=1, BENCH_ARGS="--skip-1m")
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Not --quiet: it hides the warnings (broken links and anchors) that --strict turns into errors.
@@ -46,5 +79,12 @@ docs: install  ## the manual: regenerate the reference pages, then build docs/ i
 screenshots: install  ## retake docs/img/admin-console.png (a real server and Chromium)
 	$(BIN)/python -m tests.browser.screenshots
 
+lock: $(UV)  ## update uv.lock after editing the dependencies in pyproject.toml (changes as little as it can)
+	$(UV) lock
+
+upgrade: $(UV)  ## move every locked dependency to the newest version pyproject.toml allows
+	$(UV) lock --upgrade
+	@echo "uv.lock refreshed (git diff uv.lock shows what moved). Next: make test && make lint, then commit uv.lock."
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site
+	rm -rf $(VENV) $(UV_DIR) .pytest_cache .mypy_cache .ruff_cache site
