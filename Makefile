@@ -53,8 +53,9 @@ run: $(RUNTIME_STAMP)  ## serve on the embedded defaults (SQLite under ./data, n
 	$(BIN)/python -m app migrate
 	$(BIN)/python -m app serve
 
+# ITEMSVC_UV: tests/test_packaging.py replays the Docker image's install with this uv.
 test: install  ## SQLite always; PostgreSQL/Redis too when TEST_DATABASE_URL/TEST_REDIS_URL are set
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	ITEMSVC_UV=$(abspath $(UV)) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 fuzz: install  ## Schemathesis for FUZZ_TIME seconds against a real server (PostgreSQL with TEST_DATABASE_URL)
 	$(BIN)/python -m tests.fuzz --max-time $(FUZZ_TIME) $(FUZZ_ARGS)

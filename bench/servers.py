@@ -152,10 +152,10 @@ class MemoryWatch:
         return round(self.peak_kib / 1024, 1)
 
 
-def serve_command(port: int, workers: int = 1) -> list[str]:
+def serve_command(port: int, workers: int = 1, *, python: str = sys.executable) -> list[str]:
     """`python -m app serve` on 127.0.0.1:`port`, the way a user starts the service."""
     return [
-        *(sys.executable, "-m", "app", "serve", "--host", "127.0.0.1"),
+        *(python, "-m", "app", "serve", "--host", "127.0.0.1"),
         *("--port", str(port), "--workers", str(workers)),
     ]
 

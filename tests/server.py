@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,17 +54,20 @@ async def running_server(
     *,
     workers: int = 1,
     unset: tuple[str, ...] = (),
+    python: str = sys.executable,
+    cwd: Path = ROOT,
 ) -> AsyncIterator[ServerProcess]:
     """Start a server on a free port, wait for /health, and stop it with SIGTERM at the end.
 
     `env` is laid over this process's environment; names in `unset` are removed from it.
+    `python` is the interpreter (of another virtualenv, say) and `cwd` its directory.
     """
     port = free_port()
     environment = {k: v for k, v in {**os.environ, **(env or {})}.items() if k not in unset}
     with log.open("wb") as sink:
         process = await asyncio.create_subprocess_exec(
-            *serve_command(port, workers),
-            cwd=ROOT,
+            *serve_command(port, workers, python=python),
+            cwd=cwd,
             env=environment,
             stdout=sink,
             stderr=asyncio.subprocess.STDOUT,
