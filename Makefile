@@ -19,9 +19,13 @@ BENCH_STAMP   := $(VENV)/.stamp-bench
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 unexport VIRTUAL_ENV
-# --locked: install exactly uv.lock, and stop if it no longer matches pyproject.toml
-# (run `make lock` after editing the dependencies).
-SYNC := $(UV) sync --locked --python $(PYTHON)
+# --locked: install exactly uv.lock, and stop if it no longer matches pyproject.toml;
+# then say which target fixes that (uv's own hint names a uv that is not on PATH).
+SYNC = @echo "$(UV) sync --locked $(1)"; \
+	$(UV) sync --locked --python $(PYTHON) $(1) || { \
+		$(UV) lock --check --quiet 2>/dev/null \
+		|| echo "uv.lock no longer matches pyproject.toml: run 'make lock', then commit uv.lock" >&2; \
+		exit 1; }
 
 .PHONY: install run test lint format fuzz bench docs screenshots lock upgrade clean
 
@@ -34,17 +38,17 @@ $(UV): pyproject.toml
 # The runtime dependencies only (no test or lint tools). --inexact: a .venv that already
 # holds the development tools keeps them.
 $(RUNTIME_STAMP): uv.lock pyproject.toml | $(UV)
-	$(SYNC) --no-dev --inexact
+	$(call SYNC,--no-dev --inexact)
 	@touch $@
 
 # Runtime + the `dev` group, exactly: anything else (the `bench` group) is removed.
 $(DEV_STAMP): uv.lock pyproject.toml | $(UV)
-	$(SYNC)
+	$(call SYNC)
 	@rm -f $(BENCH_STAMP)
 	@touch $@ $(RUNTIME_STAMP)
 
 $(BENCH_STAMP): uv.lock pyproject.toml | $(UV)
-	$(SYNC) --group bench
+	$(call SYNC,--group bench)
 	@touch $@ $(DEV_STAMP) $(RUNTIME_STAMP)
 
 install: $(DEV_STAMP)  ## the development environment (runtime + test and lint tools)
