@@ -3,7 +3,7 @@
 No Docker engine runs here, so the Dockerfile and docker-compose.yml are checked by
 reading them (dockerfile-parse, PyYAML); the image's install step, a runtime-only sync of
 the lock into a virtualenv of its own, is replayed with uv, and that virtualenv then
-serves and answers the image's HEALTHCHECK.
+serves its pages and answers the image's HEALTHCHECK.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from dockerfile_parse import DockerfileParser
@@ -289,5 +290,13 @@ async def test_runtime_install_from_the_lock_serves_and_answers_the_healthcheck(
             healthcheck, env={**app_env, "PORT": str(server.port)}, cwd=workdir
         )
         assert status == 0, output
+        # The pages' templates and static files (vendored viewers included) are installed.
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            page = await client.get("/docs")
+            assert page.status_code == 200, page.text
+            assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text)
+            assert len(assets) >= 2, page.text
+            for asset in assets:
+                assert (await client.get(asset)).status_code == 200, asset
     status, _ = await run(healthcheck, env={**app_env, "PORT": str(server.port)}, cwd=workdir)
     assert status != 0, "the healthcheck passes with no server"
