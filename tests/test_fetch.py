@@ -33,20 +33,26 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from app.db import fetch
 from app.db.fetch import compile_for_driver, fetch_all, fetch_value
 from app.models.item import Item
+from app.schemas.item import ItemQuery
 from app.services import item as item_service
-from app.services import pagination
+from app.services import pagination, totals
 from app.services import user as user_service
-from app.services.item import SORT_KEYS, ItemFilters
+from app.services.item import ITEM_LIST
 from tests.factories import make_item, make_user
 
 pytestmark = pytest.mark.usefixtures("database_url")
 ASYNCPG = asyncpg.dialect()
 
 
-def _page(filters: ItemFilters, sort: str, *, after: bool) -> Select[Any]:
-    return pagination.page_statement(
-        Item.__table__, filters.where(), SORT_KEYS[sort], after_cursor=after
-    )
+SORT_KEYS = ITEM_LIST.sort_keys
+
+
+def _where(**filters: Any) -> pagination.Filter:
+    return ITEM_LIST.where(ItemQuery(**filters).model_dump())
+
+
+def _page(where: pagination.Filter, sort: str, *, after: bool) -> Select[Any]:
+    return pagination.page_statement(ITEM_LIST, where, SORT_KEYS[sort], after_cursor=after)
 
 
 async def _sqlalchemy_rows(
@@ -69,15 +75,15 @@ async def _items(session: AsyncSession) -> tuple[int, list[Item]]:
 async def test_service_reads_match_sqlalchemy(session: AsyncSession) -> None:
     owner_id, items = await _items(session)
     connection = await session.connection()
-    filters = ItemFilters(owner_id=owner_id, q="lamp", min_price=Decimal("0.5"))
-    where = dict(filters.where().params)
+    filters = _where(owner_id=owner_id, q="lamp", min_price=Decimal("0.5"))
+    where = dict(filters.params)
     newest = max(items, key=lambda item: (item.created_at, item.id))
     cases: list[tuple[Select[Any], dict[str, Any]]] = [
         (item_service._BY_ID, {"item_id": items[3].id}),
         (item_service._BY_ID, {"item_id": 2**31 - 1}),  # no row
         (user_service._RECENT_ITEMS, {"owner_id": owner_id, "limit": 5}),
-        (pagination._count_statement(Item.__table__, filters.where(), "count"), where),
-        (pagination._count_statement(Item.__table__, filters.where(), "bounded"), where),
+        (totals._count_statement(Item.__table__, filters, "count"), where),
+        (totals._count_statement(Item.__table__, filters, "bounded"), where),
     ]
     for sort, key in SORT_KEYS.items():
         page = where | {"offset": 0, "limit": 4}
@@ -120,9 +126,7 @@ async def test_timestamps_come_back_in_utc_whatever_the_session_time_zone(
 async def test_fetch_value_is_the_first_column_of_the_first_row(session: AsyncSession) -> None:
     owner_id, items = await _items(session)
     connection = await session.connection()
-    count = pagination._count_statement(
-        Item.__table__, ItemFilters(owner_id=owner_id).where(), "count"
-    )
+    count = totals._count_statement(Item.__table__, _where(owner_id=owner_id), "count")
     assert await fetch_value(connection, count, {"owner_id": owner_id}) == len(items)
     none = select(Item.__table__.c.title).where(Item.__table__.c.id == bindparam("item_id"))
     assert await fetch_value(connection, none, {"item_id": 2**31 - 1}) is None
@@ -175,11 +179,11 @@ def test_statements_that_need_sqlalchemy_are_left_to_it(statement: Select[Any]) 
 
 
 def test_the_services_hot_reads_run_on_the_driver() -> None:
-    filters = ItemFilters(owner_id=1, q="x", min_price=Decimal(1), max_price=Decimal(2))
+    filters = _where(owner_id=1, q="x", min_price=Decimal(1), max_price=Decimal(2))
     statements = [
         item_service._BY_ID,
         user_service._RECENT_ITEMS,
-        pagination._count_statement(Item.__table__, filters.where(), "bounded"),
+        totals._count_statement(Item.__table__, filters, "bounded"),
         *(_page(filters, sort, after=after) for sort in SORT_KEYS for after in (False, True)),
     ]
     for statement in statements:
@@ -190,7 +194,7 @@ def test_the_services_hot_reads_run_on_the_driver() -> None:
 
 def test_bind_processing_still_applies_on_the_driver() -> None:
     """A naive datetime is refused as SQLAlchemy refuses it (UTCDateTime's bind processing)."""
-    compiled = compile_for_driver(_page(ItemFilters(), "created_at", after=True), ASYNCPG)
+    compiled = compile_for_driver(_page(_where(), "created_at", after=True), ASYNCPG)
     assert compiled is not None
     params = {"offset": 0, "limit": 1, "after_id": 1}
     aware = datetime(2026, 1, 1, 9, tzinfo=UTC)

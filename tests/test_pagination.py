@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.cursor import Cursor, encode_cursor
 from app.models.user import User
-from app.services import pagination
+from app.services import totals
 from tests.factories import auth_headers, make_item, make_user
 
 pytestmark = pytest.mark.usefixtures("database_url")
@@ -97,7 +97,7 @@ async def test_large_totals_are_estimated_on_postgresql(
     database_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(pagination, "EXACT_COUNT_LIMIT", 3)
+    monkeypatch.setattr(totals, "EXACT_COUNT_LIMIT", 3)
     owner = await _owner_with_items(session, count=6)
     params = {"owner_id": owner.id, "page_size": 2}
     body = (await client.get(ITEMS, params=params)).json()

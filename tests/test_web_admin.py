@@ -139,6 +139,8 @@ async def test_search_finds_users_by_email_or_name(
     assert "0 users" in literal.text
     bad = await console.get("/admin/users", params={"page": "0"})
     assert bad.status_code == 422
+    for path in ("/admin/users", "/admin/items"):  # the API's search text: no NUL
+        assert (await console.get(path, params={"q": "a\x00"})).status_code == 422
 
 
 async def test_disabling_a_user_refuses_their_access_token_at_once(

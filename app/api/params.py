@@ -8,10 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Path, Query
 
 from app.core.cursor import MAX_CURSOR_LENGTH
-from app.services.pagination import PageRequest
+from app.schemas.common import MAX_ID
+from app.services.base import PageRequest
 
-# Ids are 32-bit on PostgreSQL: a larger number is a 422, not a database error.
-MAX_ID = 2**31 - 1
 MAX_PAGE = 10_000_000
 
 

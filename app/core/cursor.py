@@ -14,8 +14,12 @@ import binascii
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 from app.config import get_settings
 
@@ -81,3 +85,38 @@ def decode_cursor(token: str) -> Cursor:
     ):
         raise InvalidCursorError("malformed cursor")
     return Cursor(sort=sort, value=value, last_id=last_id, position=position)
+
+
+def value_text(value: Any) -> str:
+    """A sort value as a cursor carries it; the parsers below read it back."""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def parse_datetime(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError("naive datetime")
+    return value
+
+
+def parse_decimal(text: str) -> Decimal:
+    value = Decimal(text)
+    if not value.is_finite():
+        raise ValueError("not a finite number")
+    return value
+
+
+def parse_bool(text: str) -> bool:
+    if text not in ("True", "False"):
+        raise ValueError("not a boolean")
+    return text == "True"
+
+
+# How a cursor's text turns back into a sort value, by the value's Python type.
+CURSOR_VALUE_PARSERS: dict[type[Any], Callable[[str], Any]] = {
+    datetime: parse_datetime,
+    Decimal: parse_decimal,
+    bool: parse_bool,
+    int: int,
+    str: str,
+}

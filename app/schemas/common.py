@@ -32,6 +32,9 @@ _WS_CLASS = "".join(f"\\u{ord(char):04x}" for char in WHITESPACE)
 NO_NUL_PATTERN = r"^[^\u0000]*$"
 NOT_BLANK_PATTERN = rf"^[^\u0000]*[^\u0000{_WS_CLASS}][^\u0000]*$"
 
+# Ids are 32-bit on PostgreSQL: a larger number is a 422, not a database error.
+MAX_ID = 2**31 - 1
+
 CENT = Decimal("0.01")
 MAX_PRICE = Decimal("99999999.99")  # Numeric(10, 2)
 PRICE_PATTERN = r"^[0-9]{1,8}(\.[0-9]{1,2})?$"
@@ -99,6 +102,11 @@ Text = Annotated[
 # Length limits go before a stripping validator (pydantic applies Annotated metadata
 # in order), so they count the characters as sent, as the OpenAPI schema says.
 ShortText = Annotated[Text, Field(max_length=255), AfterValidator(strip)]
+
+
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+# Text searched for in a list (`?q=`).
+SearchText = Annotated[Text, Field(max_length=200)]
 
 
 Price = Annotated[
@@ -169,6 +177,15 @@ class PartialUpdate(BaseSchema):
             if missing:
                 raise ValueError(f"{', '.join(missing)} is required to change {name}")
         return self
+
+
+class ListQuery(BaseSchema):
+    """The filters and order of a list, read from the query string.
+
+    Subclasses declare `sort`, a `Literal` of the sort names (`-` for descending) with
+    the default order as its default, and a field per filter; the service's `Listing`
+    (`app/services/pagination.py`) gives each filter its condition.
+    """
 
 
 class TimestampMixin(BaseModel):

@@ -7,9 +7,12 @@ from pydantic import AfterValidator, ConfigDict, Field
 from app.schemas.common import (
     NOT_BLANK_PATTERN,
     BaseSchema,
+    ListQuery,
     PartialUpdate,
     Price,
     PriceOut,
+    RowId,
+    SearchText,
     Text,
     TimestampMixin,
     strip_not_blank,
@@ -41,6 +44,14 @@ class ItemUpdate(PartialUpdate):
     title: Title | None = None
     description: Description | None = None
     price: Price | None = None
+
+
+class ItemQuery(ListQuery):
+    owner_id: RowId | None = None
+    q: SearchText | None = Field(None, description="Text in title or description")
+    min_price: Price | None = None
+    max_price: Price | None = None
+    sort: ItemSort = "-created_at"
 
 
 class ItemResponse(BaseSchema, TimestampMixin):

@@ -3,12 +3,20 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from itertools import permutations
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import AfterValidator, ConfigDict, Field, StrictBool
 
-from app.schemas.common import BaseSchema, PartialUpdate, ShortText, Text, TimestampMixin
+from app.schemas.common import (
+    BaseSchema,
+    ListQuery,
+    PartialUpdate,
+    SearchText,
+    ShortText,
+    Text,
+    TimestampMixin,
+)
 from app.schemas.item import ItemResponse
 
 PASSWORD_MIN_LENGTH = 8
@@ -135,6 +143,16 @@ class UserAdminUpdate(PartialUpdate):
     is_active: StrictBool | None = None
     is_superuser: StrictBool | None = None
     is_verified: StrictBool | None = None
+
+
+UserSort = Literal["id", "-id", "email", "-email"]
+
+
+class UserQuery(ListQuery):
+    q: SearchText | None = Field(None, description="Text in the e-mail address or full name")
+    is_active: bool | None = None
+    is_superuser: bool | None = None
+    sort: UserSort = "id"
 
 
 class UserResponse(BaseSchema, TimestampMixin):

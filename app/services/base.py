@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, func, select
@@ -15,6 +15,10 @@ from sqlalchemy.orm.interfaces import ORMOption
 from app.db.base import Base
 from app.db.fetch import fetch_all
 from app.exceptions import NotFoundError
+from app.schemas.common import ListQuery
+
+if TYPE_CHECKING:
+    from app.services.pagination import Listing
 
 ModelT = TypeVar("ModelT", bound=Base)
 CreateT = TypeVar("CreateT", bound=BaseModel)
@@ -38,8 +42,20 @@ class Page(Generic[RowT]):
         return math.ceil(self.total / self.page_size) if self.total else 0
 
 
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """Which page: by number, or the one after a cursor (see services/pagination.py)."""
+
+    page: int = 1
+    page_size: int = 20
+    cursor: str | None = None
+    exact_total: bool = False
+
+
 class BaseService(Generic[ModelT, CreateT, UpdateT]):
     model: ClassVar[type[Any]]
+    # What the resource's lists sort and filter by (services/pagination.py).
+    listing: ClassVar[Listing]
     not_found_message: ClassVar[str] = "Not found"
     # Options applied to every load by id or list, e.g. raiseload() of big collections.
     load_options: ClassVar[tuple[ORMOption, ...]] = ()
@@ -57,6 +73,15 @@ class BaseService(Generic[ModelT, CreateT, UpdateT]):
         query = self._select().order_by(self.model.id).offset(offset).limit(limit)
         return (await self.session.scalars(query)).all()
 
+    async def search(
+        self, query: ListQuery, *, paging: PageRequest | None = None, **fixed: Any
+    ) -> Page[Mapping[str, Any]]:
+        """A page of the rows that match `query` and the `fixed` filters the caller sets.
+
+        Plain rows, not ORM objects: lists are read, not changed.
+        """
+        return await self.listing.page(self.session, query, paging or PageRequest(), fixed)
+
     async def get_paginated(
         self,
         page: int = 1,
@@ -65,6 +90,11 @@ class BaseService(Generic[ModelT, CreateT, UpdateT]):
         where: Sequence[ColumnElement[bool]] = (),
         order_by: Sequence[Any] = (),
     ) -> Page[ModelT]:
+        """ORM objects by page number, for callers that build their own conditions.
+
+        The API's lists go through `search` (declared sorts and filters, cursors,
+        cheap totals); this stays for code that wants loaded objects.
+        """
         query = self._select().where(*where)
         total = await self.session.scalar(
             select(func.count()).select_from(self.model).where(*where)

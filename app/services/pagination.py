@@ -1,15 +1,27 @@
-"""Pages of rows: by page number (OFFSET) or after a cursor (keyset), and a cheap total.
+"""Lists: what a resource sorts and filters by, declared once; pages by number or cursor.
+
+A resource declares its list as a `Listing`: the table, the query model its
+endpoint reads (its `sort` field is a `Literal` of the sort names, `-` for
+descending; its other fields are filters), and the condition of each filter:
+
+    ITEM_LIST = Listing(
+        Item.__table__,
+        ItemQuery,
+        filters={"owner_id": equals(_ITEMS.c.owner_id), "q": contains(_ITEMS.c.title)},
+    )
+
+Each sort orders by its column with `id` breaking ties in the same direction (give
+it an index on `(column, id)`); its cursor values are read back by a parser derived
+from the column's type (or given in `parsers`). Filters a caller sets itself (the
+owner, on a list of the caller's own rows) are declared like the others and passed
+to `Listing.page`; a query model may not name a filter that has no condition (a
+`TypeError` at import).
 
 Keyset pagination reads the page after a signed cursor with `(key, id) < (value,
 last_id)` (or `>`), which an index on `(key, id)` answers directly: page 50,000
 costs what page 1 costs, while OFFSET walks and discards every row before it.
 
-The total is exact whenever it is cheap to be exact, and flagged when it is not:
-- a page that is not full tells the total by itself (no query at all);
-- otherwise the matching rows are counted, but at most `EXACT_COUNT_LIMIT` of them;
-- beyond that, PostgreSQL's planner estimate is reported with `total_exact=False`
-  (and remembered for `ESTIMATE_TTL` seconds), unless the client asks for
-  `exact_total`. SQLite has no estimates: its totals are always counted.
+The total comes from `app/services/totals.py`: exact when cheap, flagged when estimated.
 
 Filter values travel as bound parameters, so each statement is built once per
 combination of filters, sort and kind (page, page after a cursor, count) and then
@@ -18,57 +30,97 @@ reused: building a statement and its cache key costs more CPU than running it.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, get_args
 
+from pydantic import BaseModel
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     FromClause,
     Select,
     bindparam,
-    func,
-    literal_column,
+    or_,
     select,
     tuple_,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import KeyedColumnElement
+from sqlalchemy.types import TypeDecorator
 
-from app.core.cursor import Cursor, InvalidCursorError, decode_cursor, encode_cursor
-from app.db.explain import explain_rows
-from app.db.fetch import fetch_all, fetch_value
+from app.core.cursor import (
+    CURSOR_VALUE_PARSERS,
+    Cursor,
+    InvalidCursorError,
+    decode_cursor,
+    encode_cursor,
+    value_text,
+)
+from app.db.fetch import fetch_all
 from app.exceptions import ValidationError
-from app.services.base import Page
+from app.services.base import Page, PageRequest
+from app.services.totals import Filter, count_rows
 
-EXACT_COUNT_LIMIT = 10_000
-ESTIMATE_TTL = 10.0
-_ESTIMATES_MAX = 1024
-_estimates: dict[Hashable, tuple[float, int]] = {}
-# One statement per source, filter shape, sort and kind: a few hundred at most.
+# One statement per listing, filter shape, sort and kind: a few hundred at most.
 _statements: dict[Hashable, Select[Any]] = {}
 
+Column = KeyedColumnElement[Any]
+# The parameters of every page statement, besides the filters'.
+_PAGE_PARAMETERS = frozenset({"offset", "limit", "after_value", "after_id"})
+
+
+# --- declaring a list: filters, sorts, parsers of cursor values
+
+
+def _unchanged(value: Any) -> Any:
+    return value
+
 
 @dataclass(frozen=True, slots=True)
-class Filter:
-    """Conditions on the rows of a page, written with bound parameters.
+class Condition:
+    """A filter: its SQL condition, written around the parameter that carries its value.
 
-    `shape` names which conditions apply (the statement cache's key: equal shapes
-    must have equal `clauses`); `params` holds their values.
+    `prepare` turns the value the client sent into the parameter's (escaping, say).
     """
 
-    shape: Hashable = ()
-    clauses: Sequence[ColumnElement[bool]] = ()
-    params: Mapping[str, Any] = field(default_factory=dict)
+    build: Callable[[BindParameter[Any]], ColumnElement[bool]]
+    prepare: Callable[[Any], Any] = _unchanged
 
 
-@dataclass(frozen=True, slots=True)
-class PageRequest:
-    page: int = 1
-    page_size: int = 20
-    cursor: str | None = None
-    exact_total: bool = False
+def equals(column: Column) -> Condition:
+    return Condition(lambda value: column == value)
+
+
+def at_least(column: Column) -> Condition:
+    return Condition(lambda value: column >= value)
+
+
+def at_most(column: Column) -> Condition:
+    return Condition(lambda value: column <= value)
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def contains(*columns: Column) -> Condition:
+    """The text, case-insensitively, in any of `columns` (`%` and `_` match themselves)."""
+    return Condition(
+        lambda value: or_(*(column.ilike(value, escape="\\") for column in columns)),
+        lambda text: f"%{escape_like(text)}%",
+    )
+
+
+def parser_for(column: Column) -> Callable[[str], Any]:
+    """How a cursor's text turns back into a value of `column` (by the column's type)."""
+    column_type = column.type
+    if isinstance(column_type, TypeDecorator):  # UTCDateTime: a DateTime underneath
+        column_type = column_type.impl_instance
+    try:
+        return CURSOR_VALUE_PARSERS[column_type.python_type]
+    except (KeyError, NotImplementedError):
+        raise TypeError(f"no cursor parser for {column}: declare one in `parsers`") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +128,8 @@ class SortKey:
     """An ORDER BY on one column with `id` breaking ties in the same direction."""
 
     name: str  # as clients write it: "price", "-created_at"
-    column: KeyedColumnElement[Any]
-    id_column: KeyedColumnElement[Any]
+    column: Column
+    id_column: Column
     parse: Callable[[str], Any]  # a cursor's text back into a column value
 
     @property
@@ -97,6 +149,73 @@ class SortKey:
             bindparam("after_id", type_=self.id_column.type),
         )
         return key < bound if self.descending else key > bound
+
+
+class Listing:
+    """What a resource's lists sort and filter by, declared once (see the module docstring).
+
+    `query` is the model the list endpoint reads from the query string: its `sort`
+    field a `Literal` of the sort names (its default the default order), its other
+    fields filters, each of which needs a condition in `filters`. `columns` are the
+    columns a page holds (all of the table's by default).
+    """
+
+    def __init__(
+        self,
+        table: FromClause,
+        query: type[BaseModel],
+        *,
+        filters: Mapping[str, Condition] | None = None,
+        parsers: Mapping[str, Callable[[str], Any]] | None = None,
+        columns: Iterable[Column] | None = None,
+    ) -> None:
+        self.source: FromClause = table
+        self.columns = tuple(columns if columns is not None else table.c)
+        self.conditions = dict(filters or {})
+        self.query_filters = tuple(name for name in query.model_fields if name != "sort")
+        missing = set(self.query_filters) - set(self.conditions)
+        if missing:
+            raise TypeError(f"{query.__name__} filters by {sorted(missing)}: declare conditions")
+        if set(self.conditions) & _PAGE_PARAMETERS:
+            raise TypeError(f"filter names {sorted(_PAGE_PARAMETERS)} are taken by paging")
+        self._clauses = {
+            name: condition.build(bindparam(name)) for name, condition in self.conditions.items()
+        }
+        sorts = get_args(query.model_fields["sort"].annotation)
+        if not sorts:
+            raise TypeError(f"{query.__name__}.sort must be a Literal of the sort names")
+        self.sort_keys: dict[str, SortKey] = {}
+        for name in sorts:
+            column = table.c[name.removeprefix("-")]
+            parse = (parsers or {}).get(column.key) or parser_for(column)
+            self.sort_keys[name] = SortKey(name, column, table.c.id, parse)
+
+    def where(self, values: Mapping[str, Any]) -> Filter:
+        """The conditions of the filters given a value (None or "" sets none)."""
+        params: dict[str, Any] = {}
+        for name, condition in self.conditions.items():  # declared order: one shape each
+            value = values.get(name)
+            if value is not None and value != "":
+                params[name] = condition.prepare(value)
+        names = tuple(params)
+        return Filter((self, *names), [self._clauses[name] for name in names], params)
+
+    async def page(
+        self,
+        session: AsyncSession,
+        query: BaseModel,
+        request: PageRequest,
+        fixed: Mapping[str, Any] | None = None,
+    ) -> Page[Mapping[str, Any]]:
+        """A page of the rows matching `query`'s filters and the caller's `fixed` ones."""
+        values = {name: getattr(query, name) for name in self.query_filters}
+        if fixed:
+            values.update(fixed)
+        sort = self.sort_keys[getattr(query, "sort")]  # noqa: B009  (declared by subclasses)
+        return await paginate(session, self, where=self.where(values), sort=sort, request=request)
+
+
+# --- reading a page
 
 
 def _invalid_cursor(message: str) -> ValidationError:
@@ -123,13 +242,13 @@ def read_cursor(token: str, sort: SortKey) -> tuple[Cursor, Any]:
 
 async def paginate(
     session: AsyncSession,
-    source: FromClause,
+    listing: Listing,
     *,
     where: Filter,
     sort: SortKey,
     request: PageRequest,
 ) -> Page[Mapping[str, Any]]:
-    """One page of the rows of `source` that match `where`, in `sort` order."""
+    """One page of the rows of `listing` that match `where`, in `sort` order."""
     size = request.page_size
     params = {**where.params, "limit": size + 1}
     if request.cursor is not None:
@@ -138,7 +257,7 @@ async def paginate(
         params.update(after_value=value, after_id=cursor.last_id)
     else:
         position = params["offset"] = (request.page - 1) * size
-    statement = page_statement(source, where, sort, after_cursor=request.cursor is not None)
+    statement = page_statement(listing, where, sort, after_cursor=request.cursor is not None)
     # Plain rows on the session's connection: lists are shown, not changed.
     connection = await session.connection()
     rows = await fetch_all(connection, statement, params)
@@ -147,13 +266,15 @@ async def paginate(
     next_cursor = None
     if more:
         last = rows[-1]
-        value = _text(last[sort.column.key])
+        value = value_text(last[sort.column.key])
         last_id = last[sort.id_column.key]
         next_cursor = encode_cursor(Cursor(sort.name, value, last_id, position + len(rows)))
     if not more and (rows or position == 0):
         total, exact = position + len(rows), True  # the last page tells the total
     else:
-        total, exact = await count_rows(connection, source, where, exact=request.exact_total)
+        total, exact = await count_rows(
+            connection, listing.source, where, exact=request.exact_total
+        )
     return Page(
         items=rows,
         total=total,
@@ -164,73 +285,20 @@ async def paginate(
     )
 
 
-def _cached(key: Hashable, build: Callable[[], Select[Any]]) -> Select[Any]:
-    statement = _statements.get(key)
-    if statement is None:
-        statement = _statements[key] = build()
-    return statement
-
-
 def page_statement(
-    source: FromClause, where: Filter, sort: SortKey, *, after_cursor: bool
+    listing: Listing, where: Filter, sort: SortKey, *, after_cursor: bool
 ) -> Select[Any]:
-    """A page of `source` in `sort` order: `offset` and `limit` parameters, and with
+    """A page of `listing` in `sort` order: `offset` and `limit` parameters, and with
     `after_cursor` the `after_value` and `after_id` ones of `SortKey.after`."""
-
-    def build() -> Select[Any]:
+    key = (where.shape, sort.name, after_cursor)
+    statement: Select[Any] | None = _statements.get(key)
+    if statement is None:
         after = [sort.after()] if after_cursor else []
-        return (
-            select(source)
-            .where(*where.clauses, *after)
+        built: Select[Any] = select(*listing.columns)
+        statement = _statements[key] = (
+            built.where(*where.clauses, *after)
             .order_by(*sort.order_by())
             .offset(bindparam("offset"))
             .limit(bindparam("limit"))
         )
-
-    return _cached((source.description, where.shape, sort.name, after_cursor), build)
-
-
-def _count_statement(source: FromClause, where: Filter, kind: str) -> Select[Any]:
-    """`count`: all matching rows; `bounded`: at most EXACT_COUNT_LIMIT + 1 of them;
-    `matching`: the rows themselves (for the planner's estimate)."""
-
-    def build() -> Select[Any]:
-        if kind == "count":
-            return select(func.count()).select_from(source).where(*where.clauses)
-        matching: Select[Any] = (
-            select(literal_column("1")).select_from(source).where(*where.clauses)
-        )
-        if kind == "bounded":
-            bounded = matching.limit(EXACT_COUNT_LIMIT + 1).subquery()
-            return select(func.count()).select_from(bounded)
-        return matching
-
-    return _cached((source.description, where.shape, kind), build)
-
-
-async def count_rows(
-    connection: AsyncConnection, source: FromClause, where: Filter, *, exact: bool
-) -> tuple[int, bool]:
-    """(total, exact): counted up to EXACT_COUNT_LIMIT rows, estimated past it."""
-    params = dict(where.params)
-    if exact or connection.dialect.name != "postgresql":
-        count = await fetch_value(connection, _count_statement(source, where, "count"), params)
-        return int(count or 0), True
-    estimate_key = (source.description, where.shape, *sorted(params.items()))
-    cached = _estimates.get(estimate_key)
-    if cached is not None and time.monotonic() - cached[0] < ESTIMATE_TTL:
-        return cached[1], False
-    bounded = _count_statement(source, where, "bounded")
-    counted = int(await fetch_value(connection, bounded, params) or 0)
-    if counted <= EXACT_COUNT_LIMIT:
-        return counted, True
-    matching = _count_statement(source, where, "matching")
-    estimate = max(await explain_rows(connection, matching, params), counted)
-    if len(_estimates) >= _ESTIMATES_MAX:
-        _estimates.clear()
-    _estimates[estimate_key] = (time.monotonic(), estimate)
-    return estimate, False
-
-
-def _text(value: Any) -> str:
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return statement

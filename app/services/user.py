@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
@@ -20,15 +20,27 @@ from app.exceptions import ConflictError, ForbiddenError, UnauthorizedError
 from app.models.item import Item
 from app.models.refresh_token import RefreshToken
 from app.models.user import User
-from app.schemas.user import UserAdminUpdate, UserCreate, UserUpdate
-from app.services.base import BaseService, Page
-from app.services.item import escape_like
+from app.schemas.user import UserAdminUpdate, UserCreate, UserQuery, UserResponse, UserUpdate
+from app.services.base import BaseService
+from app.services.pagination import Listing, contains, equals
 from app.tasks.email import Mailer, MailerDep
 from app.tasks.email_templates import password_changed_email, verification_email
 
 RECENT_ITEMS_LIMIT = 100
 INVALID_CREDENTIALS = "Incorrect email or password"
 
+_USERS = User.__table__
+# Sorted by id (the primary key) or e-mail (unique index); never reads password hashes.
+USER_LIST = Listing(
+    _USERS,
+    UserQuery,
+    filters={
+        "q": contains(_USERS.c.email, _USERS.c.full_name),
+        "is_active": equals(_USERS.c.is_active),
+        "is_superuser": equals(_USERS.c.is_superuser),
+    },
+    columns=[_USERS.c[name] for name in UserResponse.model_fields],
+)
 _ITEMS = Item.__table__
 # Built once, as `_BY_ID` in app/services/item.py; the (owner_id, created_at, id) index serves it.
 _RECENT_ITEMS = (
@@ -42,6 +54,7 @@ _RECENT_ITEMS = (
 class UserService(BaseService[User, UserCreate, UserUpdate]):
     model = User
     not_found_message = "User not found"
+    listing = USER_LIST
     # Loading a user never loads their items: callers ask for them explicitly.
     load_options = (raiseload(User.items),)
 
@@ -107,19 +120,6 @@ class UserService(BaseService[User, UserCreate, UserUpdate]):
             if data.is_active is False:
                 raise ForbiddenError("You cannot disable your own account")
         return await self.update(user, data)
-
-    async def search(self, q: str | None, *, page: int = 1, page_size: int = 20) -> Page[User]:
-        """Users whose e-mail address or name contains `q`, by id (all without `q`)."""
-        where = []
-        if q:
-            pattern = "%" + escape_like(q) + "%"
-            where.append(
-                or_(
-                    User.email.ilike(pattern, escape="\\"),
-                    User.full_name.ilike(pattern, escape="\\"),
-                )
-            )
-        return await self.get_paginated(page, page_size, where=where)
 
     async def store_password_hash(
         self, user: User, hashed: str, *, replacing: str | None = None

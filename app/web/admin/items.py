@@ -13,9 +13,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.api.params import ItemId
 from app.dependencies import ItemServiceDep
-from app.schemas.item import ItemUpdate
-from app.services.item import ItemFilters
-from app.services.pagination import PageRequest
+from app.schemas.item import ItemQuery, ItemUpdate
+from app.services.base import PageRequest
 from app.web.admin.auth import ADMIN_PATH, AdminForm, CurrentAdmin, admin_router
 from app.web.admin.params import PAGE_SIZE, OwnerQuery, PageQuery, SearchQuery
 from app.web.forms import validate
@@ -35,12 +34,8 @@ async def list_items(
     page: PageQuery = 1,
 ) -> HTMLResponse:
     """Items whose title or description contains the search text, newest first."""
-    filters = ItemFilters(owner_id=owner_id, q=q.strip() or None)
-    found = await items.search(
-        filters,
-        sort="-created_at",
-        paging=PageRequest(page=page, page_size=PAGE_SIZE, exact_total=True),
-    )
+    query = ItemQuery(owner_id=owner_id, q=q.strip() or None)
+    found = await items.search(query, paging=PageRequest(page, PAGE_SIZE, exact_total=True))
     context = {"page": found, "q": q, "owner_id": owner_id, "nav": "items"}
     return render(request, "admin/items.html", context)
 

@@ -6,9 +6,11 @@ from typing import Annotated
 
 from fastapi import Query
 
-from app.api.params import MAX_ID, MAX_PAGE
+from app.api.params import MAX_PAGE
+from app.schemas.common import MAX_ID, SearchText
 
 PAGE_SIZE = 25
 PageQuery = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 OwnerQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-SearchQuery = Annotated[str, Query(max_length=200)]
+# The API's own search text, so that the lists' query models accept what arrives.
+SearchQuery = Annotated[SearchText, Query()]

@@ -14,7 +14,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.api.params import UserId
 from app.dependencies import JobServiceDep, UserServiceDep
-from app.schemas.user import UserAdminUpdate
+from app.schemas.user import UserAdminUpdate, UserQuery
+from app.services.base import PageRequest
 from app.web.admin.auth import ADMIN_PATH, AdminForm, CurrentAdmin, admin_router
 from app.web.admin.params import PAGE_SIZE, PageQuery, SearchQuery
 from app.web.pages import render
@@ -42,7 +43,8 @@ async def list_users(
     page: PageQuery = 1,
 ) -> HTMLResponse:
     """Users whose e-mail address or name contains the search text."""
-    found = await users.search(q.strip() or None, page=page, page_size=PAGE_SIZE)
+    query = UserQuery(q=q.strip() or None)
+    found = await users.search(query, paging=PageRequest(page, PAGE_SIZE, exact_total=True))
     return render(request, "admin/users.html", {"page": found, "q": q, "nav": "users"})
 
 

@@ -4,18 +4,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
 
-from app.api.params import MAX_ID, CursorPagination, ItemId
+from app.api.params import CursorPagination, ItemId
 from app.api.responses import AUTH_ERRORS, errors, link, links
 from app.dependencies import CurrentUser, ItemAuthor, ItemServiceDep
 from app.models.item import Item
-from app.schemas.common import MessageResponse, PaginatedResponse, Price, Text
-from app.schemas.item import ItemCreate, ItemResponse, ItemSort, ItemUpdate
+from app.schemas.common import MessageResponse, PaginatedResponse
+from app.schemas.item import ItemCreate, ItemQuery, ItemResponse, ItemUpdate
 from app.services.base import Page
-from app.services.item import ItemFilters
 
 router = APIRouter(prefix="/items", tags=["items"])
 
-PriceQuery = Annotated[Price | None, Query()]
 _ITEM_ID = {"item_id": "$response.body#/id"}
 ITEM_LINKS = {
     "ReadItem": link("read_item", "Read the item", parameters=_ITEM_ID),
@@ -26,19 +24,10 @@ ITEM_LINKS = {
 
 @router.get("", response_model=PaginatedResponse[ItemResponse], responses=errors(422))
 async def list_items(
-    items: ItemServiceDep,
-    paging: CursorPagination,
-    owner_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    q: Annotated[
-        Text | None, Query(max_length=200, description="Text in title or description")
-    ] = None,
-    min_price: PriceQuery = None,
-    max_price: PriceQuery = None,
-    sort: ItemSort = "-created_at",
+    query: Annotated[ItemQuery, Query()], paging: CursorPagination, items: ItemServiceDep
 ) -> Page[Any]:
     """Browse items, with filters and sorting (ties broken by id); `cursor` for deep pages."""
-    filters = ItemFilters(owner_id=owner_id, q=q, min_price=min_price, max_price=max_price)
-    return await items.search(filters, sort=sort, paging=paging)
+    return await items.search(query, paging=paging)
 
 
 @router.post(

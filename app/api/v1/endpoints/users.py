@@ -1,25 +1,25 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 
-from app.api.params import CursorPagination, Pagination, UserId
+from app.api.params import CursorPagination, UserId
 from app.api.responses import AUTH_ERRORS, errors, link, links
 from app.dependencies import CurrentUser, ItemServiceDep, Superuser, UserServiceDep
 from app.models.user import User
 from app.schemas.common import MessageResponse, PaginatedResponse
-from app.schemas.item import ItemResponse
+from app.schemas.item import ItemQuery, ItemResponse
 from app.schemas.user import (
     UserAdminUpdate,
     UserCreate,
+    UserQuery,
     UserResponse,
     UserUpdate,
     UserWithItems,
     profile_with_items,
 )
 from app.services.base import Page
-from app.services.item import ItemFilters
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -48,10 +48,15 @@ async def register_user(data: UserCreate, users: UserServiceDep) -> User:
     return await users.register(data)
 
 
-@router.get("", response_model=PaginatedResponse[UserResponse], responses=AUTH_ERRORS)
-async def list_users(_: Superuser, users: UserServiceDep, paging: Pagination) -> Page[User]:
-    """List every user (superuser only)."""
-    return await users.get_paginated(paging.page, paging.page_size)
+@router.get("", response_model=PaginatedResponse[UserResponse], responses=AUTH_ERRORS | errors(422))
+async def list_users(
+    query: Annotated[UserQuery, Query()],
+    paging: CursorPagination,
+    _: Superuser,
+    users: UserServiceDep,
+) -> Page[Any]:
+    """List users, searched by e-mail or name (superuser only); `cursor` for deep pages."""
+    return await users.search(query, paging=paging)
 
 
 @router.get("/me", response_model=UserWithItems, responses=AUTH_ERRORS | links(200, **USER_LINKS))
@@ -112,4 +117,4 @@ async def list_user_items(
 ) -> Page[Any]:
     """A user's items, newest first; `cursor` for deep pages."""
     owner = await users.get_by_id(user_id)
-    return await items.search(ItemFilters(owner_id=owner.id), sort="-created_at", paging=paging)
+    return await items.search(ItemQuery(), paging=paging, owner_id=owner.id)
