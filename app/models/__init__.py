@@ -1,9 +1,14 @@
-"""All models, imported here so that `Base.metadata` knows every table."""
+"""The models. Importing this package imports every module in it, so `Base.metadata`
+knows every table (for Alembic and `create_all`) without a list kept by hand, and
+each model is also importable from here (`from app.models import Item`)."""
 
-from app.models.admin_session import AdminSession
-from app.models.item import Item
-from app.models.job import Job
-from app.models.refresh_token import RefreshToken
-from app.models.user import User
+import importlib
+import pkgutil
 
-__all__ = ["AdminSession", "Item", "Job", "RefreshToken", "User"]
+from app.db.base import Base
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+__all__ = sorted(mapper.class_.__name__ for mapper in Base.registry.mappers)
+globals().update({mapper.class_.__name__: mapper.class_ for mapper in Base.registry.mappers})

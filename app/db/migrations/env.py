@@ -7,10 +7,11 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import app.models  # noqa: F401  (imports every model module: every table in the metadata)
 from app.config import get_settings
 from app.db.base import Base
+from app.db.migrate import render_item
 from app.db.session import build_engine
-from app.models import Item, RefreshToken, User  # noqa: F401  (registers the tables)
 
 config = context.config
 target_metadata = Base.metadata
@@ -27,6 +28,7 @@ def _configure(connection: Connection | None = None, **kwargs: object) -> None:
         render_as_batch=True,  # SQLite needs batch mode for ALTER TABLE
         compare_type=True,
         compare_server_default=False,
+        render_item=render_item,  # portable server defaults (see app/db/migrate.py)
         **kwargs,  # type: ignore[arg-type]
     )
 
