@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import raiseload
@@ -15,6 +15,7 @@ from app.core.security import (
     verify_and_update_password_async,
 )
 from app.db.base import utcnow
+from app.db.cascade import cascade_statements
 from app.db.session import SessionDep
 from app.exceptions import ConflictError, ForbiddenError, UnauthorizedError
 from app.models.item import Item
@@ -166,13 +167,10 @@ class UserService(BaseService[User, UserCreate, UserUpdate]):
         await self.session.refresh(user, attribute_names=["token_version"])
 
     async def delete(self, user: User) -> None:
-        # Explicit deletes, so items go on any SQLite connection, foreign keys on or not.
-        for statement in (
-            delete(Item).where(Item.owner_id == user.id),
-            delete(RefreshToken).where(RefreshToken.user_id == user.id),
-            delete(User).where(User.id == user.id),
-        ):
-            await self.session.execute(statement)
+        # What ON DELETE CASCADE does, written out from the foreign keys: the user's
+        # rows in every table go on any SQLite connection, foreign keys on or not.
+        for statement in cascade_statements(User.__tablename__, "user_id"):
+            await self.session.execute(statement, {"user_id": user.id})
         self.session.expunge(user)
 
     async def authenticate(self, email: str, password: str) -> User:
