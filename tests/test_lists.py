@@ -1,4 +1,4 @@
-"""Lists declared with `Listing`: the users' search and the declaration's own checks."""
+"""Lists declared with `Listing`: users' search, a caller's jobs, the declaration's checks."""
 
 from __future__ import annotations
 
@@ -10,10 +10,14 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models.item import Item
+from app.models.job import Job
+from app.models.user import User
+from app.services.base import PageRequest
 from app.services.pagination import Listing, equals
 from tests.factories import auth_headers, make_user
 
 USERS = "/api/v1/users"
+TASKS = "/api/v1/tasks"
 
 
 @pytest.mark.usefixtures("database_url")
@@ -68,6 +72,59 @@ async def test_user_list_refuses_bad_parameters(
     assert response.json()["error"]["code"] == "VALIDATION_ERROR"
 
 
+async def _jobs(session: AsyncSession, owner: User, *states: tuple[str, str]) -> list[Job]:
+    jobs = [
+        Job(task_id=f"{owner.id}-{n}", kind=kind, status=status, owner_id=owner.id)
+        for n, (kind, status) in enumerate(states)
+    ]
+    session.add_all(jobs)
+    await session.flush()
+    return jobs
+
+
+@pytest.mark.usefixtures("database_url")
+async def test_the_task_list_holds_the_callers_jobs_only(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    admin = await make_user(session, is_superuser=True)
+    user = await make_user(session)
+    mine = await _jobs(session, user, ("import", "SUCCESS"), ("export", "PENDING"))
+    await _jobs(session, admin, ("export", "FAILURE"))
+    for caller, expected in [(user, mine), (admin, None)]:
+        response = await client.get(TASKS, headers=auth_headers(caller))
+        assert response.status_code == 200, response.text
+        listed = response.json()["items"]
+        owners_task_ids = [job["task_id"] for job in listed]
+        assert all(task_id.startswith(f"{caller.id}-") for task_id in owners_task_ids)
+        if expected is not None:  # newest first, ties by id
+            assert owners_task_ids == [job.task_id for job in reversed(expected)]
+            assert set(listed[0]) == {
+                "task_id", "kind", "status", "progress", "error", "created_at", "finished_at"
+            }  # fmt: skip
+    assert (await client.get(TASKS)).status_code == 401
+
+
+@pytest.mark.usefixtures("database_url")
+async def test_tasks_filter_by_status_and_kind_and_walk_by_cursor(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    user = await make_user(session)
+    jobs = await _jobs(
+        session, user, *[("import", "SUCCESS")] * 3, ("export", "SUCCESS"), ("import", "FAILURE")
+    )
+    headers = auth_headers(user)
+    params = {"status": "SUCCESS", "kind": "import", "sort": "created_at", "page_size": 2}
+    first = (await client.get(TASKS, params=params, headers=headers)).json()
+    second = (
+        await client.get(TASKS, params={**params, "cursor": first["next_cursor"]}, headers=headers)
+    ).json()
+    listed = [job["task_id"] for job in first["items"] + second["items"]]
+    assert listed == [job.task_id for job in jobs[:3]]
+    assert (first["total"], second["next_cursor"]) == (3, None)
+    bad = await client.get(TASKS, params={"status": "DONE"}, headers=headers)
+    assert bad.status_code == 422
+
+
 class _Query(BaseModel):
     title: str | None = None
     sort: Literal["title", "-title"] = "title"
@@ -93,6 +150,12 @@ def test_filter_names_that_paging_uses_are_refused() -> None:
 
     with pytest.raises(TypeError, match="taken by paging"):
         Listing(Item.__table__, Limited, filters={"limit": equals(Item.__table__.c.price)})
+
+
+async def test_a_fixed_filter_without_a_condition_is_refused(session: AsyncSession) -> None:
+    listing = Listing(Item.__table__, _Query, filters={"title": equals(Item.__table__.c.title)})
+    with pytest.raises(TypeError, match="no condition declared"):
+        await listing.page(session, _Query(), PageRequest(), {"owner_id": 1})
 
 
 def test_sorts_get_cursor_parsers_from_their_column_types() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base, UTCDateTime
@@ -24,10 +24,12 @@ class Job(Base):
     """
 
     __tablename__ = "jobs"
+    # A caller's jobs, newest first (GET /tasks); also serves lookups by owner.
+    __table_args__ = (Index("ix_jobs_owner_id_created_at_id", "owner_id", "created_at", "id"),)
 
     task_id: Mapped[str] = mapped_column(String(36), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
-    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(String(16), default="PENDING", server_default="PENDING")
     progress: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     source_file: Mapped[str | None] = mapped_column(String(255), default=None)

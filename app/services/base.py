@@ -18,6 +18,7 @@ from app.exceptions import NotFoundError
 from app.schemas.common import ListQuery
 
 if TYPE_CHECKING:
+    from app.models.user import User
     from app.services.pagination import Listing
 
 ModelT = TypeVar("ModelT", bound=Base)
@@ -56,6 +57,8 @@ class BaseService(Generic[ModelT, CreateT, UpdateT]):
     model: ClassVar[type[Any]]
     # What the resource's lists sort and filter by (services/pagination.py).
     listing: ClassVar[Listing]
+    # The column naming a row's owner, for resources that users own.
+    owner_key: ClassVar[str] = "owner_id"
     not_found_message: ClassVar[str] = "Not found"
     # Options applied to every load by id or list, e.g. raiseload() of big collections.
     load_options: ClassVar[tuple[ORMOption, ...]] = ()
@@ -66,6 +69,14 @@ class BaseService(Generic[ModelT, CreateT, UpdateT]):
     async def get_by_id(self, obj_id: int) -> ModelT:
         obj: ModelT | None = await self.session.get(self.model, obj_id, options=self.load_options)
         if obj is None:
+            raise NotFoundError(self.not_found_message)
+        return obj
+
+    async def get_owned(self, obj_id: int, *, by: User) -> ModelT:
+        """The row, if `by` owns it or is a superuser; anyone else gets 404, not 403,
+        so that other users' rows cannot even be found to exist."""
+        obj = await self.get_by_id(obj_id)
+        if getattr(obj, self.owner_key) != by.id and not by.is_superuser:
             raise NotFoundError(self.not_found_message)
         return obj
 
@@ -81,6 +92,12 @@ class BaseService(Generic[ModelT, CreateT, UpdateT]):
         Plain rows, not ORM objects: lists are read, not changed.
         """
         return await self.listing.page(self.session, query, paging or PageRequest(), fixed)
+
+    async def search_owned(
+        self, query: ListQuery, *, by: User, paging: PageRequest | None = None
+    ) -> Page[Mapping[str, Any]]:
+        """A page of `by`'s own rows that match `query` (superusers too see only theirs)."""
+        return await self.search(query, paging=paging, **{self.owner_key: by.id})
 
     async def get_paginated(
         self,

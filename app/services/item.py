@@ -44,12 +44,6 @@ class ItemService(BaseService[Item, ItemCreate, ItemUpdate]):
             raise NotFoundError(self.not_found_message)
         return rows[0]
 
-    async def get_owned(self, item_id: int, *, by: User) -> Item:
-        item = await self.get_by_id(item_id)
-        if item.owner_id != by.id and not by.is_superuser:
-            raise NotFoundError(self.not_found_message)  # never reveal other users' items
-        return item
-
     async def create_for(self, data: ItemCreate, *, owner: User) -> Item:
         return await self.create(data, owner_id=owner.id)
 

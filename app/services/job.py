@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import get_args
 
 import anyio
+from pydantic import BaseModel
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,8 +25,10 @@ from app.db.session import SessionDep, after_commit
 from app.exceptions import ConflictError, NotFoundError, ServiceError
 from app.models.job import Job, JobKind, JobStatus
 from app.models.user import User
-from app.services.base import Page
+from app.schemas.job import TaskQuery, TaskSummary
+from app.services.base import BaseService
 from app.services.item_import import ImportFileError, StoredUpload, count_rows
+from app.services.pagination import Listing, equals
 from app.tasks.queue import publish
 
 logger = logging.getLogger(__name__)
@@ -33,9 +36,28 @@ logger = logging.getLogger(__name__)
 MAX_TASK_ID_LENGTH = 36
 
 
-class JobService:
+_JOBS = Job.__table__
+# A caller's own jobs, newest first: the (owner_id, created_at, id) index serves them.
+JOB_LIST = Listing(
+    _JOBS,
+    TaskQuery,
+    filters={
+        "owner_id": equals(_JOBS.c.owner_id),
+        "status": equals(_JOBS.c.status),
+        "kind": equals(_JOBS.c.kind),
+    },
+    # What a list shows (TaskSummary; the console adds the owner), never a job's result.
+    columns=[_JOBS.c[name] for name in [*TaskSummary.model_fields, "owner_id"]],
+)
+
+
+class JobService(BaseService[Job, BaseModel, BaseModel]):
+    model = Job
+    not_found_message = "Task not found"
+    listing = JOB_LIST
+
     def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+        super().__init__(session)
         self.settings = get_settings()
 
     async def create_import(self, upload: StoredUpload, *, owner: User) -> Job:
@@ -85,30 +107,6 @@ class JobService:
         if not await anyio.Path(path).is_file():
             raise NotFoundError("The export file has expired; export again")
         return path
-
-    async def list_jobs(
-        self,
-        *,
-        status: JobStatus | None = None,
-        owner_id: int | None = None,
-        page: int = 1,
-        page_size: int = 20,
-    ) -> Page[Job]:
-        """Jobs, newest first, of one status and one owner when given (for superusers)."""
-        where = []
-        if status is not None:
-            where.append(Job.status == status)
-        if owner_id is not None:
-            where.append(Job.owner_id == owner_id)
-        total = await self.session.scalar(select(func.count()).select_from(Job).where(*where))
-        rows = await self.session.scalars(
-            select(Job)
-            .where(*where)
-            .order_by(Job.id.desc())
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        )
-        return Page(items=rows.all(), total=total or 0, page=page, page_size=page_size)
 
     async def count_by_status(self) -> dict[str, int]:
         """How many jobs are in each status (every status listed, zeros included)."""

@@ -157,7 +157,8 @@ class Listing:
     `query` is the model the list endpoint reads from the query string: its `sort`
     field a `Literal` of the sort names (its default the default order), its other
     fields filters, each of which needs a condition in `filters`. `columns` are the
-    columns a page holds (all of the table's by default).
+    columns a page holds (all of the table's by default; `id` and the sort columns
+    are always added).
     """
 
     def __init__(
@@ -170,7 +171,7 @@ class Listing:
         columns: Iterable[Column] | None = None,
     ) -> None:
         self.source: FromClause = table
-        self.columns = tuple(columns if columns is not None else table.c)
+        self.columns = tuple(table.c if columns is None else columns)
         self.conditions = dict(filters or {})
         self.query_filters = tuple(name for name in query.model_fields if name != "sort")
         missing = set(self.query_filters) - set(self.conditions)
@@ -181,7 +182,8 @@ class Listing:
         self._clauses = {
             name: condition.build(bindparam(name)) for name, condition in self.conditions.items()
         }
-        sorts = get_args(query.model_fields["sort"].annotation)
+        sort_field = query.model_fields.get("sort")
+        sorts = get_args(sort_field.annotation) if sort_field is not None else ()
         if not sorts:
             raise TypeError(f"{query.__name__}.sort must be a Literal of the sort names")
         self.sort_keys: dict[str, SortKey] = {}
@@ -189,6 +191,9 @@ class Listing:
             column = table.c[name.removeprefix("-")]
             parse = (parsers or {}).get(column.key) or parser_for(column)
             self.sort_keys[name] = SortKey(name, column, table.c.id, parse)
+        # A cursor names the last row's sort value and id: a page must hold them.
+        sorted_by = [key.column for key in self.sort_keys.values()]
+        self.columns = tuple(dict.fromkeys([*self.columns, table.c.id, *sorted_by]))
 
     def where(self, values: Mapping[str, Any]) -> Filter:
         """The conditions of the filters given a value (None or "" sets none)."""
@@ -210,6 +215,8 @@ class Listing:
         """A page of the rows matching `query`'s filters and the caller's `fixed` ones."""
         values = {name: getattr(query, name) for name in self.query_filters}
         if fixed:
+            if not fixed.keys() <= self.conditions.keys():  # never ignore an owner filter
+                raise TypeError(f"no condition declared for {sorted(fixed)}")
             values.update(fixed)
         sort = self.sort_keys[getattr(query, "sort")]  # noqa: B009  (declared by subclasses)
         return await paginate(session, self, where=self.where(values), sort=sort, request=request)

@@ -9,6 +9,8 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from app.dependencies import JobServiceDep
 from app.models.job import JobStatus
+from app.schemas.job import TaskQuery
+from app.services.base import PageRequest
 from app.web.admin.auth import CurrentAdmin, admin_router
 from app.web.admin.params import PAGE_SIZE, OwnerQuery, PageQuery
 from app.web.pages import render
@@ -27,7 +29,8 @@ async def list_jobs(
     page: PageQuery = 1,
 ) -> HTMLResponse:
     """Jobs, newest first, by status and owner."""
-    found = await jobs.list_jobs(status=status, owner_id=owner_id, page=page, page_size=PAGE_SIZE)
+    paging = PageRequest(page, PAGE_SIZE, exact_total=True)
+    found = await jobs.search(TaskQuery(status=status), paging=paging, owner_id=owner_id)
     context = {"page": found, "status": status or "", "owner_id": owner_id, "nav": "jobs"}
     return render(request, "admin/jobs.html", context)
 

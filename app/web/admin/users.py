@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.api.params import UserId
 from app.dependencies import JobServiceDep, UserServiceDep
+from app.schemas.job import TaskQuery
 from app.schemas.user import UserAdminUpdate, UserQuery
 from app.services.base import PageRequest
 from app.web.admin.auth import ADMIN_PATH, AdminForm, CurrentAdmin, admin_router
@@ -57,7 +58,9 @@ async def read_user(
     context = {
         "user": user,
         "items": await users.recent_items(user, limit=SHOWN_JOBS),
-        "jobs": await jobs.list_jobs(owner_id=user.id, page_size=SHOWN_JOBS),
+        "jobs": await jobs.search(
+            TaskQuery(), paging=PageRequest(page_size=SHOWN_JOBS), owner_id=user.id
+        ),
         "done": request.query_params.get("done", ""),
         "nav": "users",
     }
