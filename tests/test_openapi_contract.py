@@ -8,32 +8,37 @@ Schemathesis uses), accepts exactly the values the service accepts.
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, get_type_hints
 
 import httpx
 import jsonschema_rs
 import pytest
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.api.v1.router import routers
 from app.config import get_settings
 from app.main import create_application
-from app.schemas.auth import LoginEmail, LoginRequest
-from app.schemas.common import MAX_PRICE, WHITESPACE, Price, ShortText
-from app.schemas.item import ItemUpdate, Title
-from app.schemas.user import EMAIL_PATTERN, PASSWORD_PATTERN, Email, Password, UserUpdate
+from app.schemas.auth import LoginRequest
+from app.schemas.common import MAX_PRICE, WHITESPACE, PartialUpdate, Price
 from tests.factories import PASSWORD, auth_headers, make_user
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 PROPERTY = settings(
     max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
+# Per input: there are a few dozen of them.
+INPUT_PROPERTY = settings(PROPERTY, max_examples=150)
 
 
 @pytest.fixture(scope="module")
@@ -144,11 +149,15 @@ async def test_no_content_answers_have_no_body(
         assert "content-type" not in response.headers
 
 
-# --- the documented schema of each input type accepts exactly what the service accepts
+# --- the documented schema of each input accepts exactly what the service accepts
+#
+# The inputs are found in the application: every field of every JSON body, and every
+# query parameter that is text (the query string carries nothing else), each tried
+# with values drawn from its own documented schema, and the values around them.
 
 
 def agree(annotation: Any, value: Any) -> None:
-    adapter = TypeAdapter(annotation)
+    adapter = _adapter(annotation)
     schema = adapter.json_schema()
     documented = jsonschema_rs.validator_for(schema, validate_formats=True).is_valid(value)
     try:
@@ -159,6 +168,11 @@ def agree(annotation: Any, value: Any) -> None:
     assert documented == accepted, f"schema says {documented}, service says {accepted}: {value!r}"
 
 
+@functools.cache
+def _adapter(annotation: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(annotation)
+
+
 def _mutations(base: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     noise = st.sampled_from([*WHITESPACE, ".", "..", "@", "-", "--", "\x00", "A", "a", "0", "é"])
     return st.tuples(base, st.integers(0, 80), noise).map(
@@ -166,42 +180,118 @@ def _mutations(base: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     )
 
 
-EMAILS = st.one_of(st.emails(), st.from_regex(EMAIL_PATTERN), st.text(max_size=40))
-PASSWORDS = st.one_of(st.from_regex(PASSWORD_PATTERN), st.text(min_size=6, max_size=140))
 SPACED = st.text(alphabet=st.sampled_from([*WHITESPACE, "x", "\x00", "é"]), max_size=210)
+NUMBERS = st.one_of(
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.decimals(allow_nan=False, allow_infinity=False, places=3).map(str),
+    st.from_regex(r"\A[-+0-9.eE_ ]{0,13}\Z"),
+)
 
 
-@PROPERTY
-@given(st.one_of(EMAILS, _mutations(st.emails())))
-def test_email_schema_matches_validation(value: str) -> None:
-    agree(Email, value)
+def values_for(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """Values a client might send for an input documented by `schema`: valid ones,
+    and the invalid ones next to them."""
+    variants = schema.get("anyOf", [schema])
+    kinds = {variant.get("type") for variant in variants}
+    strategies: list[st.SearchStrategy[Any]] = [st.none(), st.booleans(), NUMBERS]
+    if "string" in kinds:
+        strategies += [st.text(max_size=40), SPACED, _mutations(st.text(max_size=20))]
+    for variant in variants:
+        if "pattern" in variant:
+            valid = st.from_regex(variant["pattern"], fullmatch=True)
+            strategies += [valid, _mutations(valid)]
+        if variant.get("format") == "email":
+            strategies += [st.emails(), _mutations(st.emails())]
+        if "enum" in variant:
+            strategies += [
+                st.sampled_from(variant["enum"]),
+                _mutations(st.sampled_from(variant["enum"])),
+            ]
+    return st.one_of(strategies)
 
 
-@PROPERTY
-@given(st.one_of(PASSWORDS, _mutations(st.from_regex(PASSWORD_PATTERN, fullmatch=True))))
-def test_password_schema_matches_validation(value: str) -> None:
-    agree(Password, value)
+def _fields(model: type[BaseModel], where: str) -> Iterator[tuple[str, Any]]:
+    for name, info in model.model_fields.items():
+        info = copy.copy(info)  # its type and rules; aliases mean nothing outside a model
+        info.alias = info.validation_alias = info.serialization_alias = None
+        yield f"{where} {model.__name__}.{name}", Annotated[info.annotation, info]
 
 
-@PROPERTY
-@given(st.one_of(SPACED, st.text(max_size=210)))
-def test_title_and_name_schemas_match_validation(value: str) -> None:
-    for annotation in (Title, ShortText, LoginEmail):
+def _routes() -> Iterator[APIRoute]:
+    for router in routers:
+        yield from (route for route in router.routes if isinstance(route, APIRoute))
+
+
+def _dependants(dependant: Dependant) -> Iterator[Dependant]:
+    yield dependant
+    for sub in dependant.dependencies:
+        yield from _dependants(sub)
+
+
+def _models(fields: list[Any]) -> Iterator[type[BaseModel]]:
+    for field in fields:
+        annotation = field.field_info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield annotation
+
+
+def _read_by_hand(dependant: Dependant) -> Iterator[type[BaseModel]]:
+    """The model a dependency builds from the request itself (the login body)."""
+    if dependant.request_param_name and dependant.call is not None:
+        returned = get_type_hints(dependant.call).get("return")
+        if isinstance(returned, type) and issubclass(returned, BaseModel):
+            yield returned
+
+
+def _is_text(annotation: Any) -> bool:
+    schema = _adapter(annotation).json_schema()
+    return "string" in {variant.get("type") for variant in schema.get("anyOf", [schema])}
+
+
+def api_inputs() -> dict[str, Any]:
+    """Every JSON body field and text query parameter of the API, once per type."""
+    found: dict[str, Any] = {}
+    for route in _routes():
+        for dependant in _dependants(route.dependant):
+            for model in [*_models(dependant.body_params), *_read_by_hand(dependant)]:
+                found.update(_fields(model, "body"))
+            for model in _models(dependant.query_params):
+                found.update(
+                    (name, annotation)
+                    for name, annotation in _fields(model, "query")
+                    if _is_text(annotation)
+                )
+            for field in dependant.query_params:
+                annotation = Annotated[field.field_info.annotation, field.field_info]
+                if not _models([field]) and _is_text(annotation):
+                    found[f"query {field.name}"] = annotation
+    unique: dict[str, Any] = {}
+    for name, annotation in found.items():
+        unique.setdefault(repr(annotation), (name, annotation))
+    return dict(unique.values())
+
+
+INPUTS = api_inputs()
+
+
+def test_the_inputs_are_found() -> None:
+    assert {"body ItemCreate.title", "body UserCreate.email", "body ItemCreate.price"} <= set(
+        INPUTS
+    )
+    assert {"query ItemQuery.q", "body LoginRequest.email"} <= set(INPUTS)
+
+
+@pytest.mark.parametrize("name", sorted(INPUTS))
+def test_every_input_schema_matches_validation(name: str) -> None:
+    annotation = INPUTS[name]
+
+    @INPUT_PROPERTY
+    @given(values_for(_adapter(annotation).json_schema()))
+    def check(value: Any) -> None:
         agree(annotation, value)
 
-
-@PROPERTY
-@given(
-    st.one_of(
-        st.integers(min_value=-(10**12), max_value=10**12),
-        st.floats(allow_nan=False, allow_infinity=False),
-        st.decimals(allow_nan=False, allow_infinity=False, places=3).map(str),
-        st.from_regex(r"\A[-+0-9.eE_ ]{0,13}\Z"),
-        st.booleans(),
-    )
-)
-def test_price_schema_matches_validation(value: object) -> None:
-    agree(Price, value)
+    check()
 
 
 @PROPERTY
@@ -217,34 +307,34 @@ def test_negative_prices_are_refused_for_their_sign(price: object) -> None:
     assert [error["type"] for error in refused.value.errors()] == ["greater_than_equal"]
 
 
-def _patch_bodies(fields: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[dict[str, Any]]:
-    return st.fixed_dictionaries(
-        {}, optional={name: st.none() | value for name, value in fields.items()}
+def _partial_updates() -> list[type[PartialUpdate]]:
+    found = {
+        model
+        for route in _routes()
+        for dependant in _dependants(route.dependant)
+        for model in _models(dependant.body_params)
+        if issubclass(model, PartialUpdate)
+    }
+    return sorted(found, key=lambda model: model.__name__)
+
+
+@pytest.mark.parametrize("model", _partial_updates(), ids=lambda model: model.__name__)
+def test_every_patch_body_schema_matches_validation(model: type[PartialUpdate]) -> None:
+    """The body's own rules too: fields that may not be null, fields that need others."""
+    fields = {
+        name: st.one_of(st.text(max_size=5), values_for(_adapter(annotation).json_schema()))
+        for name, annotation in _fields(model, "")
+    }
+    bodies = st.fixed_dictionaries(
+        {}, optional={name.rsplit(".", 1)[1]: value for name, value in fields.items()}
     )
 
+    @INPUT_PROPERTY
+    @given(bodies)
+    def check(body: dict[str, Any]) -> None:
+        agree(model, body)
 
-@PROPERTY
-@given(
-    _patch_bodies(
-        {"title": st.text(max_size=5), "description": st.text(max_size=5), "price": st.just("1.00")}
-    )
-)
-def test_item_patch_schema_matches_validation(body: dict[str, Any]) -> None:
-    agree(ItemUpdate, body)
-
-
-@PROPERTY
-@given(
-    _patch_bodies(
-        {
-            "full_name": st.text(max_size=5),
-            "password": st.just("New-Password-1"),
-            "current_password": st.text(max_size=5),
-        }
-    )
-)
-def test_profile_patch_schema_matches_validation(body: dict[str, Any]) -> None:
-    agree(UserUpdate, body)
+    check()
 
 
 @PROPERTY
