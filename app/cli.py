@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError as PydanticValidationError
 
-from app import management, reference, server
+from app import management, reference, scaffold, server
 from app.config import get_settings
 from app.core.logging import configure_logging
 from app.db import migrate
@@ -127,6 +127,24 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new_resource(args: argparse.Namespace) -> int:
+    if not (scaffold.ROOT / "pyproject.toml").exists():
+        sys.stderr.write("python -m app new-resource runs in a source checkout of the project\n")
+        return 2
+    try:
+        paths = scaffold.generate(scaffold.names_for(args.name, args.plural))
+    except scaffold.ScaffoldError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+    for path in paths:
+        sys.stdout.write(f"wrote {path.relative_to(scaffold.ROOT)}\n")
+    sys.stdout.write(
+        f'next: python -m app makemigration -m "{args.name} table", then make test and '
+        "make lint (docs/development/adding-a-resource.md)\n"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -178,6 +196,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     make.add_argument("-m", "--message", required=True, help="what the migration does")
     make.set_defaults(handler=cmd_makemigration)
+
+    resource = commands.add_parser(
+        "new-resource",
+        help="write the files of a new resource that users own",
+        description=(
+            "Writes the model, schemas, service, router and tests of a resource owned by "
+            "users, listed with sorts, filters and cursors, changed by its owner only; "
+            "nothing else needs editing. Then run makemigration."
+        ),
+    )
+    resource.add_argument("name", help="singular, lower-case words joined by _ (order_line)")
+    resource.add_argument("--plural", help="the plural, if adding s is wrong (order_lines)")
+    resource.set_defaults(handler=cmd_new_resource)
 
     superuser = commands.add_parser(
         "create-superuser",

@@ -118,6 +118,7 @@ def test_openapi_prints_the_schema(database_url: str) -> None:
         "worker",
         "migrate",
         "makemigration",
+        "new-resource",
         "create-superuser",
         "seed",
         "openapi",

@@ -104,6 +104,16 @@ Text = Annotated[
 ShortText = Annotated[Text, Field(max_length=255), AfterValidator(strip)]
 
 
+# A short name people type and see (a tag's, a list's): stripped, never blank.
+Name = Annotated[
+    Text,
+    Field(min_length=1, max_length=100, json_schema_extra={"pattern": NOT_BLANK_PATTERN}),
+    AfterValidator(strip_not_blank),
+]
+# Free text about a row.
+Description = Annotated[Text, Field(max_length=10_000)]
+
+
 RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 # Text searched for in a list (`?q=`).
 SearchText = Annotated[Text, Field(max_length=200)]

@@ -7,6 +7,7 @@ from pydantic import AfterValidator, ConfigDict, Field
 from app.schemas.common import (
     NOT_BLANK_PATTERN,
     BaseSchema,
+    Description,
     ListQuery,
     PartialUpdate,
     Price,
@@ -23,7 +24,6 @@ Title = Annotated[
     Field(min_length=1, max_length=200, json_schema_extra={"pattern": NOT_BLANK_PATTERN}),
     AfterValidator(strip_not_blank),
 ]
-Description = Annotated[Text, Field(max_length=10_000)]
 ItemSort = Literal["created_at", "-created_at", "price", "-price", "title", "-title"]
 
 

@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.interfaces import ORMOption
 
 from app.db.base import Base
 from app.db.fetch import fetch_all
-from app.exceptions import NotFoundError
+from app.exceptions import ConflictError, NotFoundError
 from app.schemas.common import ListQuery
 
 if TYPE_CHECKING:
@@ -59,6 +60,8 @@ class BaseService(Generic[ModelT, CreateT, UpdateT]):
     listing: ClassVar[Listing]
     # The column naming a row's owner, for resources that users own.
     owner_key: ClassVar[str] = "owner_id"
+    # With a unique key (a name unique per owner), what a clash answers: 409, not 500.
+    conflict_message: ClassVar[str | None] = None
     not_found_message: ClassVar[str] = "Not found"
     # Options applied to every load by id or list, e.g. raiseload() of big collections.
     load_options: ClassVar[tuple[ORMOption, ...]] = ()
@@ -129,15 +132,24 @@ class BaseService(Generic[ModelT, CreateT, UpdateT]):
     async def create(self, data: CreateT, **extra: Any) -> ModelT:
         obj: ModelT = self.model(**data.model_dump(), **extra)
         self.session.add(obj)
-        await self.session.flush()
+        await self.flush()
         return obj
 
     async def update(self, obj: ModelT, data: UpdateT | dict[str, Any]) -> ModelT:
         changes = data if isinstance(data, dict) else data.model_dump(exclude_unset=True)
         for name, value in changes.items():
             setattr(obj, name, value)
-        await self.session.flush()
+        await self.flush()
         return obj
+
+    async def flush(self) -> None:
+        """Flush, a unique key's clash becoming `ConflictError` where one is declared."""
+        try:
+            await self.session.flush()
+        except IntegrityError as exc:
+            if self.conflict_message is None:
+                raise
+            raise ConflictError(self.conflict_message) from exc
 
     async def delete(self, obj: ModelT) -> None:
         await self.session.delete(obj)
