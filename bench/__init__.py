@@ -2,3 +2,6 @@
 
 Run it with `make bench` (see docs/performance.md).
 """
+
+# An item's columns as the service answers them: the reference and the floor read these.
+ITEM_COLUMNS = "id, title, description, price, owner_id, created_at, updated_at"

@@ -34,10 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from app.core.gc_tuning import settle_after_startup
 from app.schemas.item import ItemResponse
-from bench.request_cost import ITEM_SQL
+from bench import ITEM_COLUMNS
 
 ROUTE = "/api/v1/items/{item_id:int}"
-ITEM_BY_ID = f"{ITEM_SQL} WHERE id = $1"  # as the in-process floor reads it
+ITEM_BY_ID = f"SELECT {ITEM_COLUMNS} FROM items WHERE id = $1"  # as the reference reads it
 POOL_SIZE = 40
 # Made at start-up, in the server's event loop: the asyncpg pool, the session factory.
 STATE: dict[str, Any] = {}

@@ -29,8 +29,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bench import ITEM_COLUMNS
+
 KEY = os.environ.get("SECRET_KEY", "reference-secret-key-that-is-long-enough")
-ITEM_COLUMNS = "id, title, description, price, owner_id, created_at, updated_at"
 USER_COLUMNS = (
     "id, email, full_name, bio, is_active, is_superuser, is_verified, token_version, "
     "created_at, updated_at"

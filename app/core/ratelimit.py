@@ -55,7 +55,7 @@ class SweepingMemoryStorage(MemoryStorage):
 
     The library schedules a sweep task after each hit; for moving windows that
     sweep hops to a worker thread once per key, several times the CPU cost of the
-    hit itself (`bench/pipeline_overhead.py` measures both). Only garbage
+    hit itself (measured: docs/performance.md). Only garbage
     collection is throttled: reads ignore expired entries either way.
     """
 
