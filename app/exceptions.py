@@ -15,6 +15,11 @@ these; `register_exception_handlers` renders them, and also renders FastAPI's
 request validation errors, Starlette's HTTP errors (unknown route, wrong method),
 database outages and unexpected exceptions in the same envelope.
 
+422 is for a request that does not fit its documented schema. One that fits it but
+whose path names a row that is missing or not the caller's is 404 (`NotFoundError`);
+one whose body does, or that clashes with the data's state (a name taken), is 409
+(`ConflictError`): never 422 (docs/development/adding-a-resource.md).
+
 Two framework answers are corrected on the way: a body the framework cannot parse
 (not UTF-8, nested too deep, a broken multipart stream) is a 400 in Starlette and
 FastAPI, and becomes a 422 `VALIDATION_ERROR` like any other malformed body; and a
