@@ -6,7 +6,7 @@ import bcrypt
 import httpx
 import jwt
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import get_settings
@@ -14,6 +14,7 @@ from app.core.security import (
     create_refresh_token,
 )
 from app.models.refresh_token import RefreshToken
+from app.models.user import User
 from tests.factories import PASSWORD, auth_headers, make_user
 
 pytestmark = pytest.mark.usefixtures("database_url")
@@ -115,6 +116,22 @@ async def test_refresh_rotates_and_a_replayed_token_revokes_the_family(
     ).all()
     assert len(rows) == 2
     assert all(row.revoked_at is not None for row in rows)
+
+
+async def test_refresh_is_refused_while_the_account_is_disabled(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """The check itself: the flag set in the database, with no session revoked."""
+    user = await make_user(session)
+    tokens = await login(client, user.email)
+    body = {"refresh_token": tokens["refresh_token"]}
+    await session.execute(update(User).where(User.id == user.id).values(is_active=False))
+    refused = await client.post(f"{AUTH}/refresh", json=body)
+    assert_unauthorized(refused)
+    assert refused.json()["error"]["message"] == "Account is disabled"
+    # The refusal spent and revoked nothing: the flag alone stood in the way.
+    await session.execute(update(User).where(User.id == user.id).values(is_active=True))
+    assert (await client.post(f"{AUTH}/refresh", json=body)).status_code == 200
 
 
 async def test_other_sessions_survive_a_revoked_family(

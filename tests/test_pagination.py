@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -178,3 +179,21 @@ async def test_signed_cursor_with_impossible_values_is_refused(client: httpx.Asy
             ITEMS, params={"sort": cursor.sort, "cursor": encode_cursor(cursor)}
         )
         assert response.status_code == 422, cursor
+
+
+async def test_cursor_issued_under_another_signing_key_is_refused(
+    client: httpx.AsyncClient, session: AsyncSession, set_env: Callable[..., None]
+) -> None:
+    owner = await _owner_with_items(session, count=4)
+    params = {"owner_id": owner.id, "page_size": 2}
+    issued = (await client.get(ITEMS, params=params)).json()["next_cursor"]
+    assert (await client.get(ITEMS, params={**params, "cursor": issued})).status_code == 200
+    set_env(SECRET_KEY="a-new-secret-key-after-rotation-long-enough-for-hs256")
+    response = await client.get(ITEMS, params={**params, "cursor": issued})
+    assert response.status_code == 422, response.text
+    [error] = response.json()["error"]["details"]["errors"]
+    assert error == {"field": "query.cursor", "message": "cursor signature does not match"}
+    # Cursors issued under the new key work as before.
+    reissued = (await client.get(ITEMS, params=params)).json()["next_cursor"]
+    assert reissued != issued
+    assert (await client.get(ITEMS, params={**params, "cursor": reissued})).status_code == 200
