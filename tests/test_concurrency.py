@@ -8,16 +8,21 @@ in production, so they really race. The `committed` fixture deletes what they ma
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, update
 
-from app.db.session import get_session_factory, session_scope
+from app.core.security import create_password_reset_token
+from app.db.session import get_engine, get_session_factory, session_scope
 from app.main import create_application
 from app.models.item import Item
 from app.models.user import User
@@ -79,6 +84,55 @@ def statuses(responses: list[httpx.Response]) -> Counter[int]:
     return Counter(response.status_code for response in responses)
 
 
+class Started:
+    """Statements matching a pattern that the application's engine has started to run."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = re.compile(pattern)
+        self.seen: list[str] = []
+        self._changed = asyncio.Event()
+
+    def record(self, _connection: Any, statement: Any, *_args: Any) -> None:
+        if self.pattern.search(str(statement)):
+            self.seen.append(str(statement))
+            self._changed.set()
+
+    async def wait(self, count: int, *, within: float = 5.0) -> None:
+        """Until `count` have started, or `within` seconds have passed (the asserts judge)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                while len(self.seen) < count:
+                    self._changed.clear()
+                    await self._changed.wait()
+
+
+@contextmanager
+def statements_started(pattern: str) -> Iterator[Started]:
+    """Record matching statements as they are handed to the engine, before any cursor
+    event: one that then waits for a lock (a row lock on PostgreSQL, SQLite's BEGIN
+    IMMEDIATE, issued from a cursor event) is already counted."""
+    started = Started(pattern)
+    sync_engine = get_engine().sync_engine
+    event.listen(sync_engine, "before_execute", started.record)
+    try:
+        yield started
+    finally:
+        event.remove(sync_engine, "before_execute", started.record)
+
+
+@asynccontextmanager
+async def user_row_held(user: User) -> AsyncIterator[None]:
+    """A transaction that has written the user's row and stays open until the block ends.
+
+    Writers of that row wait meanwhile: for its row lock on PostgreSQL, for the
+    database's write lock on SQLite. Readers do not.
+    """
+    async with get_engine().connect() as connection, connection.begin():
+        unchanged = update(User).where(User.id == user.id).values(full_name=User.full_name)
+        await connection.execute(unchanged)
+        yield
+
+
 async def test_concurrent_updates_of_one_item_all_succeed(
     client: httpx.AsyncClient, committed: Committed
 ) -> None:
@@ -128,3 +182,35 @@ async def test_concurrent_refreshes_of_one_token_let_exactly_one_through(
     assert statuses(responses) == {200: 1, 401: CONCURRENCY - 1}, statuses(responses)
     refused = [r.json()["error"]["code"] for r in responses if r.status_code == 401]
     assert set(refused) == {"UNAUTHORIZED"}
+
+
+async def test_concurrent_resets_with_one_token_let_exactly_one_through(
+    client: httpx.AsyncClient, committed: Committed
+) -> None:
+    user = await committed.user("resetter")
+    token = create_password_reset_token(user.id, hashed_password=user.hashed_password)
+    passwords = ["First-Reset-11", "Second-Reset-22"]
+    with statements_started(r"^UPDATE users SET .*hashed_password") as writes:
+        # Both requests read the user and check the token before either writes: each
+        # finds the hash the token was issued against, and waits to replace it.
+        async with user_row_held(user):
+            resets = [
+                asyncio.create_task(
+                    client.post(
+                        f"{API}/auth/password-reset",
+                        json={"token": token, "new_password": password},
+                    )
+                )
+                for password in passwords
+            ]
+            await writes.wait(len(passwords))
+        responses = await asyncio.gather(*resets)
+    assert statuses(responses) == {200: 1, 401: 1}, [r.text for r in responses]
+    refused = next(r for r in responses if r.status_code == 401)
+    assert refused.json()["error"]["code"] == "UNAUTHORIZED"
+    winner = passwords[[r.status_code for r in responses].index(200)]
+    for password in passwords:
+        login = await client.post(
+            f"{API}/auth/login", json={"email": user.email, "password": password}
+        )
+        assert login.status_code == (200 if password == winner else 401), password
