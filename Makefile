@@ -27,7 +27,7 @@ SYNC = @echo "$(UV) sync --locked $(1)"; \
 		|| echo "uv.lock no longer matches pyproject.toml: run 'make lock', then commit uv.lock" >&2; \
 		exit 1; }
 
-.PHONY: install run test lint format fuzz bench docs screenshots lock upgrade clean
+.PHONY: install run test lint format fuzz mutation bench docs screenshots lock upgrade clean
 
 $(UV): pyproject.toml
 	@test -x $(UV_DIR)/bin/python || $(PYTHON) -m venv $(UV_DIR)
@@ -64,6 +64,9 @@ test: install  ## SQLite always; PostgreSQL/Redis too when TEST_DATABASE_URL/TES
 fuzz: install  ## Schemathesis for FUZZ_TIME seconds against a real server (PostgreSQL with TEST_DATABASE_URL)
 	$(BIN)/python -m tests.fuzz --max-time $(FUZZ_TIME) $(FUZZ_ARGS)
 
+mutation: install  ## mutmut on the security and data-integrity modules (SQLite; MUTATION_ARGS="app/core/cursor.py")
+	$(BIN)/python -m tests.mutation $(MUTATION_ARGS)
+
 lint: install
 	$(BIN)/ruff check app tests bench
 	$(BIN)/ruff format --check app tests bench
@@ -92,4 +95,4 @@ upgrade: $(UV)  ## move every locked dependency to the newest version pyproject.
 	@echo "uv.lock refreshed (git diff uv.lock shows what moved). Next: make test && make lint, then commit uv.lock."
 
 clean:
-	rm -rf $(VENV) $(UV_DIR) .pytest_cache .mypy_cache .ruff_cache site
+	rm -rf $(VENV) $(UV_DIR) .pytest_cache .mypy_cache .ruff_cache site .mutation

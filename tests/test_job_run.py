@@ -10,6 +10,8 @@ own, as worker tasks do), so `committed_factory` deletes what they made.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -23,9 +25,18 @@ from app.config import get_settings
 from app.db.session import build_engine, make_session_factory
 from app.models.item import Item
 from app.models.job import Job
+from app.models.user import User
 from app.services.item_import import validate_row
-from app.services.job_run import CheckpointLost, JobRun, run_import, start_job
-from tests.factories import make_user
+from app.services.job_run import (
+    CheckpointLost,
+    JobError,
+    JobRun,
+    fail_job,
+    run_export,
+    run_import,
+    start_job,
+)
+from tests.factories import make_item, make_user
 
 pytestmark = pytest.mark.usefixtures("database_url")
 ROWS = 50
@@ -53,25 +64,27 @@ def _expected_result() -> dict[str, Any]:
     return {"created": VALID, "errors": errors}
 
 
-@pytest.fixture
-async def job(committed_factory: async_sessionmaker[AsyncSession], tmp_path: Path) -> Job:
-    """A committed import job of 50 rows, as a task reads it before starting."""
-    (tmp_path / "imports").mkdir()
-    (tmp_path / "imports" / "rows.csv").write_bytes(_csv())
-    async with committed_factory.begin() as session:
+async def _new_job(
+    factory: async_sessionmaker[AsyncSession], kind: str = "import", **fields: Any
+) -> Job:
+    """A committed job of a new user, as a task reads it before starting."""
+    async with factory.begin() as session:
         owner = await make_user(session)
-        row = Job(
-            task_id=f"checkpoint-{owner.id}",
-            kind="import",
-            owner_id=owner.id,
-            source_file="imports/rows.csv",
-            source_format="csv",
-            total_rows=ROWS,
-        )
+        row = Job(task_id=f"{kind}-{owner.id}", kind=kind, owner_id=owner.id, **fields)
         session.add(row)
-    started = await start_job(committed_factory, row.id, row.task_id)
+    started = await start_job(factory, row.id, row.task_id)
     assert started is not None
     return started
+
+
+@pytest.fixture
+async def job(committed_factory: async_sessionmaker[AsyncSession], tmp_path: Path) -> Job:
+    """A committed import job of 50 rows."""
+    (tmp_path / "imports").mkdir()
+    (tmp_path / "imports" / "rows.csv").write_bytes(_csv())
+    return await _new_job(
+        committed_factory, source_file="imports/rows.csv", source_format="csv", total_rows=ROWS
+    )
 
 
 @pytest.fixture
@@ -172,3 +185,86 @@ async def test_two_concurrent_runs_of_one_job_commit_each_batch_once(
     final = await _current(committed_factory, job)
     assert (final.status, final.rows_done, final.created_count) == ("SUCCESS", ROWS, VALID)
     assert final.result == _expected_result()
+
+
+@pytest.mark.parametrize(
+    ("fields", "content", "message"),
+    [
+        ({}, None, "This job has no file to import"),
+        ({"source_file": "up.csv", "source_format": "xml"}, b"title,price\n", "no file to import"),
+        ({"source_file": "up.csv", "source_format": "csv"}, None, "no longer available"),
+        (
+            {"source_file": "up.csv", "source_format": "csv"},
+            b"title,price\n\xff,1\n",
+            "The file is not valid UTF-8",
+        ),
+        (
+            {"source_file": "up.csv", "source_format": "csv"},
+            b"title,price\n" + b"Row,1\n" * 11,
+            "The file has more than 10 rows",
+        ),
+    ],
+)
+async def test_an_import_that_cannot_run_is_a_job_error_and_changes_nothing(
+    committed_factory: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+    fields: dict[str, Any],
+    content: bytes | None,
+    message: str,
+) -> None:
+    if content is not None:
+        (tmp_path / "up.csv").write_bytes(content)
+    job = await _new_job(committed_factory, **fields)
+    run = JobRun(committed_factory, tmp_path, batch_size=ROWS, max_rows=10, download_prefix="")
+    with pytest.raises(JobError, match=message):
+        await run_import(run, job)
+    assert await _titles(committed_factory, job) == Counter()
+    current = await _current(committed_factory, job)
+    assert (current.status, current.rows_done, current.created_count) == ("STARTED", 0, 0)
+
+
+async def test_a_failure_is_recorded_once_and_never_over_a_finished_job(
+    committed_factory: async_sessionmaker[AsyncSession], job: Job, tmp_path: Path
+) -> None:
+    run = _run(committed_factory, tmp_path)
+    await fail_job(run, job, "The job ran out of time")
+    failed = await _current(committed_factory, job)
+    assert (failed.status, failed.error) == ("FAILURE", "The job ran out of time")
+    assert failed.finished_at is not None
+    assert not (tmp_path / "imports" / "rows.csv").exists()  # the upload goes with it
+    await fail_job(run, job, "A later failure")
+    assert (await _current(committed_factory, job)).error == "The job ran out of time"
+
+    finished = await _new_job(committed_factory, status="SUCCESS", result={"created": 1})
+    await fail_job(run, finished, "Too late")
+    kept = await _current(committed_factory, finished)
+    assert (kept.status, kept.error, kept.result) == ("SUCCESS", None, {"created": 1})
+
+
+async def test_an_export_writes_its_owners_items_only_and_finishes_the_job(
+    committed_factory: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    job = await _new_job(committed_factory, kind="export")
+    async with committed_factory.begin() as session:
+        owner = await session.get(User, job.owner_id)
+        assert owner is not None
+        for title in ("Oak desk", "=cmd"):
+            await make_item(session, owner, title=title)
+        await make_item(session, await make_user(session), title="Someone else's")
+    reported: list[int] = []
+    result = await run_export(_run(committed_factory, tmp_path, reported.append), job)
+
+    assert result == {
+        "rows": 2,
+        "download_url": f"/api/v1/tasks/{job.task_id}/download",
+    }
+    rows = list(csv.reader(io.StringIO((tmp_path / f"exports/{job.task_id}.csv").read_text())))
+    assert [row[1] for row in rows[1:]] == ["Oak desk", "'=cmd"]
+    final = await _current(committed_factory, job)
+    assert (final.status, final.progress, final.result) == ("SUCCESS", 100, result)
+    assert (final.result_file, final.total_rows, final.rows_done) == (
+        f"exports/{job.task_id}.csv",
+        2,
+        2,
+    )
+    assert final.finished_at is not None

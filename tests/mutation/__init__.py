@@ -1,0 +1,1 @@
+"""Mutation testing of the modules that hold security and data-integrity rules."""
