@@ -11,6 +11,8 @@ mutated function.
 
 from __future__ import annotations
 
+import ast
+import fnmatch
 import json
 import os
 import shutil
@@ -21,6 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mutmut.mutation.trampoline_templates import mangle_function_name
 from mutmut.stats import status_by_exit_code
 
 from tests.mutation.targets import Target
@@ -52,8 +55,27 @@ class Score:
         return 100.0 * self.detected / max(len(self.statuses), 1)
 
 
+def mutated_functions(target: Target) -> list[str]:
+    """Name patterns of the mutants to run: every function and method but `skip`."""
+    tree = ast.parse((ROOT / target.module).read_text())
+    functions = (ast.FunctionDef, ast.AsyncFunctionDef)
+    named: list[tuple[str, str | None]] = []
+    for node in tree.body:
+        if isinstance(node, functions):
+            named.append((node.name, None))
+        elif isinstance(node, ast.ClassDef):
+            named += [(m.name, node.name) for m in node.body if isinstance(m, functions)]
+    unknown = set(target.skip) - {name for name, _ in named}
+    if unknown:
+        raise SystemExit(f"{target.module}: no function named {sorted(unknown)} to skip")
+    return [
+        f"{target.name}.{mangle_function_name(name=name, class_name=cls)}__mutmut_*"
+        for name, cls in named
+        if name not in target.skip
+    ]
+
+
 def setup_cfg(target: Target) -> str:
-    skipped = [rf"^\s*(async\s+)?def\s+{name}\(" for name in target.skip]
     lines = [
         "[mutmut]",
         "source_paths = app/",
@@ -62,7 +84,7 @@ def setup_cfg(target: Target) -> str:
         "pytest_add_cli_args_test_selection =",
         *(f"    {test}" for test in target.tests),
         "do_not_mutate_patterns =",
-        *(f"    {pattern}" for pattern in (*NEVER_MUTATED, *skipped)),
+        *(f"    {pattern}" for pattern in NEVER_MUTATED),
     ]
     return "\n".join(lines) + "\n"
 
@@ -95,14 +117,19 @@ def mutmut(folder: Path, *args: str, log: Path | None = None) -> str:
 
 def run(target: Target, *, jobs: int) -> Score:
     folder = prepare(target)
+    functions = mutated_functions(target)
     started = time.monotonic()
-    mutmut(folder, "run", "--max-children", str(jobs), log=folder / "mutmut.log")
+    mutmut(folder, "run", "--max-children", str(jobs), *functions, log=folder / "mutmut.log")
     seconds = time.monotonic() - started
     meta = folder / "mutants" / f"{target.module}.meta"
     if not meta.is_file():
         raise SystemExit(f"{target.module}: mutmut produced no results; see {folder}/mutmut.log")
     codes = json.loads(meta.read_text())["exit_code_by_key"]
-    statuses = {name: status_by_exit_code[code] for name, code in codes.items()}
+    statuses = {
+        name: status_by_exit_code[code]
+        for name, code in codes.items()
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in functions)
+    }
     score = Score(target, statuses, seconds)
     for name, status in statuses.items():
         if status not in DETECTED:
