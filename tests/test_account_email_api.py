@@ -20,10 +20,11 @@ from app.core.security import (
     get_password_hash,
     password_digest,
 )
+from app.services.auth import RESET_TOKEN_SPENT
 from app.services.user import UserService
 from tests.factories import PASSWORD, auth_headers, make_user
 from tests.mail import Inbox, Outbox, body_of, token_in
-from tests.test_auth_api import assert_unauthorized, bearer, login
+from tests.test_auth_api import assert_unauthorized, bearer, login, message
 
 pytestmark = pytest.mark.usefixtures("database_url")
 AUTH = "/api/v1/auth"
@@ -58,7 +59,7 @@ async def test_registration_sends_a_link_that_verifies(
     ] is False
     response = await client.post(f"{AUTH}/verify-email", json={"token": token})
     assert response.status_code == 200, response.text
-    assert response.json()["success"] is True
+    assert response.json() == {"message": "Your e-mail address is verified.", "success": True}
     me = await client.get(f"{USERS}/me", headers=bearer(tokens["access_token"]))
     assert me.json()["is_verified"] is True
     again = await client.post(f"{AUTH}/verify-email", json={"token": token})
@@ -80,11 +81,12 @@ async def test_verification_can_be_requested_again(
     user = await make_user(session, is_verified=False)
     response = await client.post(f"{AUTH}/verify-email/request", headers=auth_headers(user))
     assert response.status_code == 202
+    assert response.json()["message"] == "A verification link has been sent to your address."
     token = token_to(smtp_server, user.email, "Confirm")
     assert (await client.post(f"{AUTH}/verify-email", json={"token": token})).status_code == 200
     response = await client.post(f"{AUTH}/verify-email/request", headers=auth_headers(user))
     assert response.status_code == 202
-    assert "already verified" in response.json()["message"]
+    assert response.json()["message"] == "Your e-mail address is already verified."
     assert len(smtp_server.to(user.email)) == 1  # nothing more sent
 
 
@@ -104,7 +106,9 @@ async def test_verification_token_for_a_changed_address_is_refused(
     )
     assert changed.status_code == 200, changed.text
     assert changed.json()["is_verified"] is False
-    assert_unauthorized(await client.post(f"{AUTH}/verify-email", json={"token": token}))
+    refused = await client.post(f"{AUTH}/verify-email", json={"token": token})
+    assert_unauthorized(refused)
+    assert message(refused) == "Invalid token"
 
 
 async def test_changing_a_verified_address_needs_verifying_again(
@@ -184,8 +188,12 @@ async def test_reset_token_works_once(
     user = await make_user(session)
     await request_reset(client, user.email)
     token = token_to(smtp_server, user.email, "Reset")
-    assert (await reset(client, token)).status_code == 200
-    assert_unauthorized(await reset(client, token, "Third-Password-3"))
+    done = await reset(client, token)
+    assert done.status_code == 200
+    assert done.json()["message"] == "Your password has been reset; sign in with it."
+    again = await reset(client, token, "Third-Password-3")
+    assert_unauthorized(again)
+    assert message(again) == RESET_TOKEN_SPENT
     await login(client, user.email, NEW_PASSWORD)
 
 
@@ -203,6 +211,19 @@ async def test_reset_token_dies_when_the_password_changes_otherwise(
     assert changed.status_code == 200
     assert_unauthorized(await reset(client, token))
     await login(client, user.email, "Changed-Myself-1")
+
+
+@pytest.mark.parametrize("subject", ["disabled", "deleted", "not-a-number"])
+async def test_reset_token_of_no_active_user_is_refused(
+    client: httpx.AsyncClient, session: AsyncSession, subject: str
+) -> None:
+    user = await make_user(session, is_active=subject != "disabled")
+    sub: int | str = {"deleted": user.id + 1_000_000, "not-a-number": "abc"}.get(subject, user.id)
+    claims = {"pwd": password_digest(user.hashed_password)}
+    token = encode_token(sub, TokenType.PASSWORD_RESET, timedelta(minutes=5), claims)
+    refused = await reset(client, token)
+    assert_unauthorized(refused)
+    assert message(refused) == "Invalid token"
 
 
 async def test_expired_reset_token_is_refused(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import bcrypt
 import httpx
 import jwt
@@ -12,9 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import get_settings
 from app.core.security import (
     create_refresh_token,
+    hash_token,
 )
+from app.db.base import utcnow
 from app.models.refresh_token import RefreshToken
 from app.models.user import User
+from app.services.auth import AuthService
+from app.services.user import UserService
 from tests.factories import PASSWORD, auth_headers, make_user
 
 pytestmark = pytest.mark.usefixtures("database_url")
@@ -30,6 +36,11 @@ def assert_unauthorized(response: httpx.Response) -> None:
     assert response.status_code == 401, response.text
     assert response.headers["www-authenticate"] == "Bearer"
     assert response.json()["error"]["code"] == "UNAUTHORIZED"
+
+
+def message(response: httpx.Response) -> str:
+    text: str = response.json()["error"]["message"]
+    return text
 
 
 async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> dict[str, str]:
@@ -108,9 +119,11 @@ async def test_refresh_rotates_and_a_replayed_token_revokes_the_family(
 
     replay = await client.post(f"{AUTH}/refresh", json={"refresh_token": first["refresh_token"]})
     assert_unauthorized(replay)
+    assert message(replay) == "Refresh token reuse detected; the session has been revoked"
     # The thief's replay also kills the legitimate descendant: the whole family is gone.
     after = await client.post(f"{AUTH}/refresh", json={"refresh_token": newer["refresh_token"]})
     assert_unauthorized(after)
+    assert message(after) == "Refresh token has been revoked or has expired"
     rows = (
         await session.scalars(select(RefreshToken).where(RefreshToken.user_id == user.id))
     ).all()
@@ -155,6 +168,56 @@ async def test_logout_revokes_the_refresh_token(
     assert response.content == b""
     again = await client.post(f"{AUTH}/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert_unauthorized(again)
+
+
+async def test_a_refresh_token_past_its_stored_expiry_is_refused(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """The stored expiry rules, even while the token's own `exp` is still ahead."""
+    user = await make_user(session)
+    tokens = await login(client, user.email)
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id)
+        .values(expires_at=utcnow() - timedelta(seconds=1))
+    )
+    refused = await client.post(f"{AUTH}/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert_unauthorized(refused)
+    assert message(refused) == "Refresh token has been revoked or has expired"
+    rows = (
+        await session.scalars(select(RefreshToken).where(RefreshToken.user_id == user.id))
+    ).all()
+    assert [(row.used_at, row.revoked_at) for row in rows] == [(None, None)]  # nothing issued
+
+
+async def test_a_second_logout_keeps_the_first_revocation_time(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    user = await make_user(session)
+    body = {"refresh_token": (await login(client, user.email))["refresh_token"]}
+    query = select(RefreshToken.revoked_at).where(RefreshToken.user_id == user.id)
+    assert (await client.post(f"{AUTH}/logout", json=body)).status_code == 204
+    first = await session.scalar(query)
+    assert first is not None
+    assert (await client.post(f"{AUTH}/logout", json=body)).status_code == 204
+    assert await session.scalar(query) == first
+
+
+async def test_purging_deletes_expired_refresh_tokens_only(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    user = await make_user(session)
+    expired, current = await login(client, user.email), await login(client, user.email)
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.token_hash == hash_token(expired["refresh_token"]))
+        .values(expires_at=utcnow() - timedelta(seconds=1))
+    )
+    assert await AuthService(UserService(session)).purge_expired() == 1
+    kept = await session.scalars(
+        select(RefreshToken.token_hash).where(RefreshToken.user_id == user.id)
+    )
+    assert kept.all() == [hash_token(current["refresh_token"])]
 
 
 async def test_logout_of_an_unknown_or_forged_token_is_refused(

@@ -22,11 +22,14 @@ import pytest
 from sqlalchemy import event, func, select, update
 
 from app.core.security import create_password_reset_token
+from app.db.base import utcnow
 from app.db.session import get_engine, get_session_factory, session_scope
 from app.main import create_application
 from app.models.item import Item
+from app.models.refresh_token import RefreshToken
 from app.models.user import User
 from app.schemas.user import UserCreate
+from app.services.auth import RESET_TOKEN_SPENT
 from app.services.user import UserService
 from tests.factories import PASSWORD, auth_headers
 
@@ -207,10 +210,35 @@ async def test_concurrent_resets_with_one_token_let_exactly_one_through(
         responses = await asyncio.gather(*resets)
     assert statuses(responses) == {200: 1, 401: 1}, [r.text for r in responses]
     refused = next(r for r in responses if r.status_code == 401)
-    assert refused.json()["error"]["code"] == "UNAUTHORIZED"
+    assert refused.json()["error"]["message"] == RESET_TOKEN_SPENT
     winner = passwords[[r.status_code for r in responses].index(200)]
     for password in passwords:
         login = await client.post(
             f"{API}/auth/login", json={"email": user.email, "password": password}
         )
         assert login.status_code == (200 if password == winner else 401), password
+
+
+async def test_a_logout_landing_between_a_refreshs_read_and_its_claim_wins(
+    client: httpx.AsyncClient, committed: Committed
+) -> None:
+    user = await committed.user("logout-race")
+    login = await client.post(f"{API}/auth/login", json={"email": user.email, "password": PASSWORD})
+    body = {"refresh_token": login.json()["refresh_token"]}
+    engine = get_engine()
+    with statements_started(r"^UPDATE refresh_tokens SET used_at") as claims:
+        # The logout's revocation is written, not yet committed: the refresh reads the
+        # token as live, then its claim waits for the revocation to commit.
+        async with engine.connect() as connection, connection.begin():
+            await connection.execute(
+                update(RefreshToken)
+                .where(RefreshToken.user_id == user.id)
+                .values(revoked_at=utcnow())
+            )
+            refresh = asyncio.create_task(client.post(f"{API}/auth/refresh", json=body))
+            await claims.wait(1)
+        response = await refresh
+    assert response.status_code == 401, response.text
+    async with session_scope(get_session_factory()) as session:
+        rows = await session.scalar(select(func.count()).where(RefreshToken.user_id == user.id))
+    assert rows == 1  # no new token issued from the revoked family
