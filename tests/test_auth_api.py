@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.config import get_settings
 from app.core.security import (
     create_refresh_token,
+    decode_refresh_token,
     hash_token,
 )
 from app.db.base import utcnow
@@ -116,6 +117,15 @@ async def test_refresh_rotates_and_a_replayed_token_revokes_the_family(
     assert second.status_code == 200, second.text
     newer = second.json()
     assert newer["refresh_token"] != first["refresh_token"]
+    # The rotated token names the same user and family as the one it replaces.
+    claims = [decode_refresh_token(t["refresh_token"]) for t in (first, newer)]
+    assert [(c["sub"], c["fam"]) for c in claims] == [(str(user.id), claims[0]["fam"])] * 2
+    stored = await session.scalar(
+        select(RefreshToken.family_id).where(
+            RefreshToken.token_hash == hash_token(newer["refresh_token"])
+        )
+    )
+    assert stored == claims[0]["fam"]
 
     replay = await client.post(f"{AUTH}/refresh", json={"refresh_token": first["refresh_token"]})
     assert_unauthorized(replay)
@@ -232,6 +242,8 @@ async def test_logout_of_an_unknown_or_forged_token_is_refused(
     )
     for token in (never_stored, forged, "not-a-token"):
         assert_unauthorized(await client.post(f"{AUTH}/logout", json={"refresh_token": token}))
+    unknown = await client.post(f"{AUTH}/logout", json={"refresh_token": never_stored})
+    assert message(unknown) == "Invalid refresh token"
 
 
 async def test_logout_all_revokes_access_and_refresh_tokens(
