@@ -51,6 +51,7 @@ TARGETS = (
             "tests/test_auth_api.py",
             "tests/test_items_api.py",
             "tests/test_account_email_api.py",
+            "tests/test_dependencies.py",
         ),
     ),
     Target(
