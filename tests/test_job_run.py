@@ -12,16 +12,18 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import get_settings
+from app.db.base import utcnow
 from app.db.session import build_engine, make_session_factory
 from app.models.item import Item
 from app.models.job import Job
@@ -141,7 +143,7 @@ async def test_a_run_from_a_stale_job_record_loses_the_checkpoint(
     assert (current.rows_done, current.created_count) == (BATCH, BATCH - 1)
     assert job.rows_done == 0  # what this record says is no longer true
 
-    with pytest.raises(CheckpointLost):
+    with pytest.raises(CheckpointLost, match=job.task_id):
         await run_import(_run(committed_factory, tmp_path), job)
     assert await _titles(committed_factory, job) == _expected_titles(BATCH)  # nothing twice
     current = await _current(committed_factory, job)
@@ -157,6 +159,34 @@ async def test_a_run_from_a_stale_job_record_loses_the_checkpoint(
     final = await _current(committed_factory, job)
     assert (final.status, final.rows_done, final.created_count) == ("SUCCESS", ROWS, VALID)
     assert final.result == _expected_result()
+    assert final.finished_at is not None
+
+
+async def test_a_run_that_finds_the_job_finished_by_another_stops(
+    job: Job, committed_factory: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    def crash_after_the_last_batch(progress: int) -> None:
+        if progress == 99:
+            raise Crash
+
+    with pytest.raises(Crash):
+        await run_import(_run(committed_factory, tmp_path, crash_after_the_last_batch), job)
+    # Every row is committed; only the result is missing. Two runs read this record...
+    record = await _current(committed_factory, job)
+    assert (record.rows_done, record.status) == (ROWS, "PROGRESS")
+    # ...the first records the result, the second must leave it alone.
+    assert await run_import(_run(committed_factory, tmp_path), record) == _expected_result()
+    finished = await _current(committed_factory, job)
+    (tmp_path / "imports" / "rows.csv").write_bytes(_csv())  # the first run removed it
+    with pytest.raises(CheckpointLost):
+        await run_import(_run(committed_factory, tmp_path), record)
+    final = await _current(committed_factory, job)
+    assert (final.status, final.result, final.finished_at) == (
+        "SUCCESS",
+        _expected_result(),
+        finished.finished_at,
+    )
+    assert await _titles(committed_factory, job) == _expected_titles()
 
 
 async def test_two_concurrent_runs_of_one_job_commit_each_batch_once(
@@ -192,7 +222,11 @@ async def test_two_concurrent_runs_of_one_job_commit_each_batch_once(
     [
         ({}, None, "This job has no file to import"),
         ({"source_file": "up.csv", "source_format": "xml"}, b"title,price\n", "no file to import"),
-        ({"source_file": "up.csv", "source_format": "csv"}, None, "no longer available"),
+        (
+            {"source_file": "up.csv", "source_format": "csv"},
+            None,
+            "^The uploaded file is no longer available; upload it again$",
+        ),
         (
             {"source_file": "up.csv", "source_format": "csv"},
             b"title,price\n\xff,1\n",
@@ -268,3 +302,77 @@ async def test_an_export_writes_its_owners_items_only_and_finishes_the_job(
         2,
     )
     assert final.finished_at is not None
+
+
+async def test_json_lines_batches_commit_with_their_progress_and_touch_no_other_job(
+    committed_factory: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    lines = [{"title": f"Line {n}", "price": f"{n}.50"} for n in range(1, 9)]
+    lines[4]["price"] = "-1"
+    (tmp_path / "rows.jsonl").write_text("\n".join(json.dumps(line) for line in lines))
+    job = await _new_job(
+        committed_factory, source_file="rows.jsonl", source_format="jsonl", total_rows=8
+    )
+    bystander = await _new_job(committed_factory, source_file="other.csv", source_format="csv")
+    reported: list[int] = []
+    run = JobRun(
+        committed_factory, tmp_path, 3, max_rows=8, download_prefix="", report=reported.append
+    )
+
+    result = await run_import(run, job)
+    assert result == {
+        "created": 7,
+        "errors": [{"row": 5, "error": validate_row({"title": "x", "price": "-1"})}],
+    }
+    assert reported == [37, 75, 100]  # rows 3 and 6 of 8, then the end
+    assert await _titles(committed_factory, job) == Counter(
+        line["title"] for line in lines if line["price"] != "-1"
+    )
+    async with committed_factory() as session:
+        stamps = (
+            await session.execute(
+                select(Item.created_at, Item.updated_at).where(Item.owner_id == job.owner_id)
+            )
+        ).all()
+    assert len({created for created, _ in stamps}) == 3  # one time per batch...
+    assert all(created == updated for created, updated in stamps)  # ...for both columns
+    untouched = await _current(committed_factory, bystander)
+    assert (untouched.status, untouched.rows_done, untouched.progress) == ("STARTED", 0, 0)
+
+
+@pytest.mark.parametrize(("rows", "created"), [(0, 0), (10, 10)])
+async def test_an_empty_file_and_a_file_of_the_most_rows_allowed_import(
+    committed_factory: async_sessionmaker[AsyncSession], tmp_path: Path, rows: int, created: int
+) -> None:
+    (tmp_path / "up.csv").write_text("title,price\n" + "Row,1\n" * rows)
+    job = await _new_job(
+        committed_factory, source_file="up.csv", source_format="csv", total_rows=rows
+    )
+    run = JobRun(committed_factory, tmp_path, batch_size=4, max_rows=10, download_prefix="")
+    assert await run_import(run, job) == {"created": created, "errors": []}
+    final = await _current(committed_factory, job)
+    assert (final.status, final.progress, final.rows_done) == ("SUCCESS", 100, rows)
+
+
+async def test_a_long_export_reports_its_progress_and_exports_share_a_folder(
+    committed_factory: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    job = await _new_job(committed_factory, kind="export")
+    again = await _new_job(committed_factory, kind="export")
+    rows = [
+        {"title": f"Item {n}", "price": 1, "owner_id": job.owner_id, "created_at": utcnow()}
+        for n in range(15_000)
+    ]
+    async with committed_factory.begin() as session:
+        await session.execute(insert(Item), rows)
+    reported: list[int] = []
+    job_path = tmp_path / "not-made-yet"
+    result = await run_export(_run(committed_factory, job_path, reported.append), job)
+    assert result["rows"] == 15_000
+    assert reported == [66]  # after 10,000 of the 15,000 rows
+    final = await _current(committed_factory, job)
+    assert (final.status, final.progress) == ("SUCCESS", 100)
+    assert (await run_export(_run(committed_factory, job_path), again))["rows"] == 0
+    assert sorted(p.name for p in (job_path / "exports").iterdir()) == sorted(
+        [f"{job.task_id}.csv", f"{again.task_id}.csv"]
+    )
