@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.cursor import Cursor, encode_cursor
+from app.core.cursor import MAX_CURSOR_LENGTH, Cursor, encode_cursor
 from app.models.user import User
 from app.services import totals
 from tests.factories import auth_headers, make_item, make_user
@@ -160,7 +160,11 @@ async def test_bad_cursors_are_validation_errors(
     ]:
         response = await client.get(ITEMS, params={"cursor": cursor})
         assert response.status_code == 422, cursor
-        assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+        error = response.json()["error"]
+        assert error["code"] == "VALIDATION_ERROR"
+        assert [e["field"] for e in error["details"]["errors"]] == ["query.cursor"]
+        if len(cursor) <= MAX_CURSOR_LENGTH:  # longer ones fail the query's own schema
+            assert error["message"] == "Invalid cursor"
     wrong_sort = await client.get(ITEMS, params={"cursor": other_sort["next_cursor"]})
     assert wrong_sort.status_code == 422
     assert "sort=price" in wrong_sort.text
@@ -179,6 +183,18 @@ async def test_signed_cursor_with_impossible_values_is_refused(client: httpx.Asy
             ITEMS, params={"sort": cursor.sort, "cursor": encode_cursor(cursor)}
         )
         assert response.status_code == 422, cursor
+        [error] = response.json()["error"]["details"]["errors"]
+        assert error == {"field": "query.cursor", "message": "malformed cursor"}
+
+
+async def test_a_cursor_after_the_first_row_at_the_start_is_accepted(
+    client: httpx.AsyncClient,
+) -> None:
+    # The smallest id and position a real cursor can carry.
+    cursor = Cursor("-created_at", "2020-01-01T00:00:00+00:00", 1, 0)
+    response = await client.get(ITEMS, params={"cursor": encode_cursor(cursor)})
+    assert response.status_code == 200, response.text
+    assert response.json()["page"] == 1
 
 
 async def test_cursor_issued_under_another_signing_key_is_refused(
