@@ -8,7 +8,8 @@ import pytest
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
-from app.core.ratelimit import SweepingMemoryStorage, parse_limit
+from app.config import Settings
+from app.core.ratelimit import RateLimiter, Rule, SweepingMemoryStorage, parse_limit, per_period
 from app.core.security import create_access_token, create_refresh_token
 from tests.ratelimit_helpers import CHEAP_ROUTE, Caller, LimitedApps, storage_params
 
@@ -152,3 +153,22 @@ async def test_memory_storage_sweeps_at_most_every_interval() -> None:
     assert sweeps_started > 0  # the throttled hook ran
     await limiter.hit(item, "sweep", "again")
     assert storage._last_sweep == sweeps_started  # the second hit within the interval: no sweep
+
+
+async def test_a_window_lasts_its_period_and_the_first_rule_is_reported_by_default() -> None:
+    limiter = RateLimiter(Settings(rate_limit_enabled=True))
+    minute, second = per_period(5, 60), per_period(2, 1)
+    assert (minute.amount, minute.get_expiry()) == (5, 60)
+    rules = [Rule("client", minute, "203.0.113.9"), Rule("burst", second, "203.0.113.9")]
+    first = await limiter.check(rules)
+    assert (first.allowed, first.limit, first.remaining) == (True, 5, 4)
+    assert 59 <= first.reset_after <= 60  # the minute's window, not a second's
+    burst = await limiter.check(rules, report=1)
+    assert (burst.limit, burst.remaining, burst.reset_after) == (2, 0, 1)
+    refused = await limiter.check(rules)
+    assert (refused.allowed, refused.limit, refused.remaining, refused.reset_after) == (
+        False,
+        2,
+        0,
+        1,
+    )

@@ -84,7 +84,9 @@ async def test_instances_sharing_redis_share_the_limit(limited: Callable[..., Ca
 
 @needs_redis
 async def test_limiter_returns_to_redis_when_it_is_back(
-    limited: Callable[..., Caller], monkeypatch: pytest.MonkeyPatch
+    limited: Callable[..., Caller],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     assert REDIS_URL
     monkeypatch.setattr(ratelimit, "REDIS_RETRY_AFTER", 0.3)
@@ -103,8 +105,17 @@ async def test_limiter_returns_to_redis_when_it_is_back(
         assert limiter.degraded
         await proxy.restore()
         await asyncio.sleep(0.4)
-        assert (await call("GET", CHEAP_ROUTE)).status_code == 422
-        assert not limiter.degraded
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="app.core.ratelimit"):
+            assert (await call("GET", CHEAP_ROUTE)).status_code == 422
+            assert not limiter.degraded
+            assert [r.getMessage() for r in caplog.records] == [
+                "rate limiter: Redis is back; limits are shared again"
+            ]
+            await proxy.refuse()  # a second outage is reported like the first
+            assert (await call("GET", CHEAP_ROUTE)).status_code == 422
+            assert "Redis unavailable" in caplog.records[-1].getMessage()
+            await proxy.restore()
         async with Redis.from_url(REDIS_URL) as redis:
             keys = [key async for key in redis.scan_iter(match=f"{prefix}*")]
         assert keys, "no counter reached Redis after recovery"
