@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -56,6 +57,43 @@ async def test_logins_for_one_email_are_limited_from_any_address(
     response = await call("POST", LOGIN, peer="198.51.100.9", data=form)
     assert response.status_code == 429
     assert response.headers["x-ratelimit-limit"] == "2"
+
+
+@pytest.mark.parametrize(
+    "encoding",
+    [
+        "application/x-www-form-urlencoded; charset=utf-8",
+        "multipart/form-data",
+        "urlencoded, with a byte that is not UTF-8 in the password",
+    ],
+)
+async def test_every_form_encoding_counts_against_the_email(
+    limited: Callable[..., Caller], session: AsyncSession, encoding: str
+) -> None:
+    call = limited(rate_limit_login="10/minute", rate_limit_login_email="1/minute")
+    user = await make_user(session)
+    assert (await call("POST", LOGIN, json=wrong(user.email))).status_code == 401
+    fields = {"username": user.email, "password": "Wrong-password-1"}
+    if encoding == "multipart/form-data":
+        sent = {"files": {name: (None, value) for name, value in fields.items()}}
+    else:
+        body = f"username={quote(user.email)}&password=Wrong".encode()
+        if encoding.startswith("urlencoded"):
+            body += b"\xff"
+            encoding = "application/x-www-form-urlencoded"
+        sent = {"content": body, "headers": {"content-type": encoding}}
+    response = await call("POST", LOGIN, peer="198.51.100.7", **sent)
+    assert response.status_code == 429, response.text
+    assert response.headers["x-ratelimit-limit"] == "1"
+
+
+async def test_a_login_without_a_content_type_is_the_endpoints_to_refuse(
+    limited: Callable[..., Caller],
+) -> None:
+    call = limited(rate_limit_login="1/minute")
+    response = await call("POST", LOGIN, content=b"username=a%40b.c&password=x")
+    assert response.status_code == 422, response.text
+    assert (await call("POST", LOGIN, content=b"")).status_code == 429  # counted all the same
 
 
 async def test_logins_from_one_address_are_limited_whatever_the_email(
