@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import bcrypt
@@ -37,6 +38,11 @@ def assert_unauthorized(response: httpx.Response) -> None:
     assert response.status_code == 401, response.text
     assert response.headers["www-authenticate"] == "Bearer"
     assert response.json()["error"]["code"] == "UNAUTHORIZED"
+
+
+async def stored_tokens(session: AsyncSession, user: User) -> Sequence[RefreshToken]:
+    query = select(RefreshToken).where(RefreshToken.user_id == user.id).order_by(RefreshToken.id)
+    return (await session.scalars(query)).all()
 
 
 def message(response: httpx.Response) -> str:
@@ -134,9 +140,7 @@ async def test_refresh_rotates_and_a_replayed_token_revokes_the_family(
     after = await client.post(f"{AUTH}/refresh", json={"refresh_token": newer["refresh_token"]})
     assert_unauthorized(after)
     assert message(after) == "Refresh token has been revoked or has expired"
-    rows = (
-        await session.scalars(select(RefreshToken).where(RefreshToken.user_id == user.id))
-    ).all()
+    rows = await stored_tokens(session, user)
     assert len(rows) == 2
     assert all(row.revoked_at is not None for row in rows)
 
@@ -194,9 +198,7 @@ async def test_a_refresh_token_past_its_stored_expiry_is_refused(
     refused = await client.post(f"{AUTH}/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert_unauthorized(refused)
     assert message(refused) == "Refresh token has been revoked or has expired"
-    rows = (
-        await session.scalars(select(RefreshToken).where(RefreshToken.user_id == user.id))
-    ).all()
+    rows = await stored_tokens(session, user)
     assert [(row.used_at, row.revoked_at) for row in rows] == [(None, None)]  # nothing issued
 
 
