@@ -220,8 +220,12 @@ async def test_two_concurrent_runs_of_one_job_commit_each_batch_once(
 @pytest.mark.parametrize(
     ("fields", "content", "message"),
     [
-        ({}, None, "This job has no file to import"),
-        ({"source_file": "up.csv", "source_format": "xml"}, b"title,price\n", "no file to import"),
+        ({}, None, "^This job has no file to import$"),
+        (
+            {"source_file": "up.csv", "source_format": "xml"},
+            b"title,price\n",
+            "^This job has no file to import$",
+        ),
         (
             {"source_file": "up.csv", "source_format": "csv"},
             None,
@@ -261,10 +265,14 @@ async def test_a_failure_is_recorded_once_and_never_over_a_finished_job(
     committed_factory: async_sessionmaker[AsyncSession], job: Job, tmp_path: Path
 ) -> None:
     run = _run(committed_factory, tmp_path)
+    bystander = await _new_job(committed_factory)
     await fail_job(run, job, "The job ran out of time")
     failed = await _current(committed_factory, job)
     assert (failed.status, failed.error) == ("FAILURE", "The job ran out of time")
     assert failed.finished_at is not None
+    assert failed.updated_at > job.updated_at
+    untouched = await _current(committed_factory, bystander)
+    assert (untouched.status, untouched.error) == ("STARTED", None)  # only this job failed
     assert not (tmp_path / "imports" / "rows.csv").exists()  # the upload goes with it
     await fail_job(run, job, "A later failure")
     assert (await _current(committed_factory, job)).error == "The job ran out of time"
@@ -307,11 +315,11 @@ async def test_an_export_writes_its_owners_items_only_and_finishes_the_job(
 async def test_json_lines_batches_commit_with_their_progress_and_touch_no_other_job(
     committed_factory: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
-    lines = [{"title": f"Line {n}", "price": f"{n}.50"} for n in range(1, 9)]
+    lines = [{"title": f"Line {n}", "price": f"{n}.50"} for n in range(1, 8)]
     lines[4]["price"] = "-1"
     (tmp_path / "rows.jsonl").write_text("\n".join(json.dumps(line) for line in lines))
     job = await _new_job(
-        committed_factory, source_file="rows.jsonl", source_format="jsonl", total_rows=8
+        committed_factory, source_file="rows.jsonl", source_format="jsonl", total_rows=7
     )
     bystander = await _new_job(committed_factory, source_file="other.csv", source_format="csv")
     reported: list[int] = []
@@ -321,10 +329,10 @@ async def test_json_lines_batches_commit_with_their_progress_and_touch_no_other_
 
     result = await run_import(run, job)
     assert result == {
-        "created": 7,
+        "created": 6,
         "errors": [{"row": 5, "error": validate_row({"title": "x", "price": "-1"})}],
     }
-    assert reported == [37, 75, 100]  # rows 3 and 6 of 8, then the end
+    assert reported == [42, 85, 100]  # rows 3 and 6 of 7, then the end
     assert await _titles(committed_factory, job) == Counter(
         line["title"] for line in lines if line["price"] != "-1"
     )
@@ -340,16 +348,24 @@ async def test_json_lines_batches_commit_with_their_progress_and_touch_no_other_
     assert (untouched.status, untouched.rows_done, untouched.progress) == ("STARTED", 0, 0)
 
 
-@pytest.mark.parametrize(("rows", "created"), [(0, 0), (10, 10)])
-async def test_an_empty_file_and_a_file_of_the_most_rows_allowed_import(
-    committed_factory: async_sessionmaker[AsyncSession], tmp_path: Path, rows: int, created: int
+@pytest.mark.parametrize(
+    ("rows", "batch", "progress"), [(0, 4, [100]), (1, 1, [99, 100]), (10, 4, [40, 80, 100])]
+)
+async def test_an_empty_file_a_single_row_and_the_most_rows_allowed_import(
+    committed_factory: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+    rows: int,
+    batch: int,
+    progress: list[int],
 ) -> None:
     (tmp_path / "up.csv").write_text("title,price\n" + "Row,1\n" * rows)
     job = await _new_job(
         committed_factory, source_file="up.csv", source_format="csv", total_rows=rows
     )
-    run = JobRun(committed_factory, tmp_path, batch_size=4, max_rows=10, download_prefix="")
-    assert await run_import(run, job) == {"created": created, "errors": []}
+    reported: list[int] = []
+    run = JobRun(committed_factory, tmp_path, batch, 10, "", report=reported.append)
+    assert await run_import(run, job) == {"created": rows, "errors": []}
+    assert reported == progress
     final = await _current(committed_factory, job)
     assert (final.status, final.progress, final.rows_done) == ("SUCCESS", 100, rows)
 
@@ -361,17 +377,19 @@ async def test_a_long_export_reports_its_progress_and_exports_share_a_folder(
     again = await _new_job(committed_factory, kind="export")
     rows = [
         {"title": f"Item {n}", "price": 1, "owner_id": job.owner_id, "created_at": utcnow()}
-        for n in range(15_000)
+        for n in range(20_000)
     ]
     async with committed_factory.begin() as session:
         await session.execute(insert(Item), rows)
     reported: list[int] = []
     job_path = tmp_path / "not-made-yet"
     result = await run_export(_run(committed_factory, job_path, reported.append), job)
-    assert result["rows"] == 15_000
-    assert reported == [66]  # after 10,000 of the 15,000 rows
+    assert result["rows"] == 20_000
+    assert reported == [50, 99]  # after 10,000 and 20,000 rows: 100 only once recorded
     final = await _current(committed_factory, job)
     assert (final.status, final.progress) == ("SUCCESS", 100)
+    untouched = await _current(committed_factory, again)  # only this job moved
+    assert (untouched.status, untouched.progress, untouched.result) == ("STARTED", 0, None)
     assert (await run_export(_run(committed_factory, job_path), again))["rows"] == 0
     assert sorted(p.name for p in (job_path / "exports").iterdir()) == sorted(
         [f"{job.task_id}.csv", f"{again.task_id}.csv"]
