@@ -213,3 +213,19 @@ async def test_cursor_issued_under_another_signing_key_is_refused(
     reissued = (await client.get(ITEMS, params=params)).json()["next_cursor"]
     assert reissued != issued
     assert (await client.get(ITEMS, params={**params, "cursor": reissued})).status_code == 200
+
+
+async def test_a_full_last_page_has_no_next_cursor_and_page_sizes_may_change(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    owner = await _owner_with_items(session, count=4)
+    params = {"owner_id": owner.id, "page_size": 2}
+    first = (await client.get(ITEMS, params=params)).json()
+    last = (await client.get(ITEMS, params={**params, "cursor": first["next_cursor"]})).json()
+    assert (len(last["items"]), last["next_cursor"], last["total"]) == (2, None, 4)
+    # The same cursor with a page size it does not divide: row 3 starts page 1 of 3.
+    wider = await client.get(
+        ITEMS, params={**params, "page_size": 3, "cursor": first["next_cursor"]}
+    )
+    assert wider.status_code == 200, wider.text
+    assert (wider.json()["page"], len(wider.json()["items"])) == (1, 2)
