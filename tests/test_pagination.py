@@ -109,6 +109,11 @@ async def test_large_totals_are_estimated_on_postgresql(
         assert (body["total"], body["total_exact"]) == (6, True)  # SQLite always counts
     exact = (await client.get(ITEMS, params={**params, "exact_total": "true"})).json()
     assert (exact["total"], exact["total_exact"], exact["total_pages"]) == (6, True, 3)
+    # A last page that is not full tells the exact total by itself, estimate or not.
+    wide = {**params, "page_size": 4}
+    cursor = (await client.get(ITEMS, params=wide)).json()["next_cursor"]
+    last = (await client.get(ITEMS, params={**wide, "cursor": cursor})).json()
+    assert (last["total"], last["total_exact"], len(last["items"])) == (6, True, 2)
 
 
 async def test_user_items_paginate_by_cursor(
