@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -11,6 +12,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from app.config import Settings
 from app.core.ratelimit import RateLimiter, Rule, SweepingMemoryStorage, parse_limit, per_period
 from app.core.security import create_access_token, create_refresh_token
+from app.middleware.rate_limit import email_in_body
 from tests.ratelimit_helpers import CHEAP_ROUTE, Caller, LimitedApps, storage_params
 
 LIMIT = 3
@@ -37,8 +39,13 @@ async def test_requests_over_the_limit_get_429_in_the_envelope(call: Caller) -> 
         assert 1 <= int(response.headers["x-ratelimit-reset"]) <= 60
     limited = await call("GET", CHEAP_ROUTE)
     assert limited.status_code == 429
-    assert limited.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
-    assert 1 <= int(limited.headers["retry-after"]) <= 60
+    retry = int(limited.headers["retry-after"])
+    assert 1 <= retry <= 60
+    assert limited.json()["error"] == {
+        "code": "RATE_LIMIT_EXCEEDED",
+        "message": f"Too many requests; retry in {retry} s",
+        "details": {"retry_after": retry},
+    }
     assert limited.json()["error"]["details"]["retry_after"] == int(limited.headers["retry-after"])
     assert limited.headers["x-ratelimit-remaining"] == "0"
     assert limited.headers["x-request-id"]  # the whole pipeline still runs
@@ -172,3 +179,15 @@ async def test_a_window_lasts_its_period_and_the_first_rule_is_reported_by_defau
         0,
         1,
     )
+
+
+@pytest.mark.parametrize(
+    ("email", "keyed"),
+    [("", False), ("a", True), ("a" * 320, True), ("a" * 321, False), (12, False)],
+)
+async def test_only_a_plausible_email_in_the_body_gets_a_limit_of_its_own(
+    email: object, keyed: bool
+) -> None:
+    scope = {"type": "http", "headers": [(b"content-type", b"application/json")]}
+    body = json.dumps({"email": email, "password": "x"}).encode()
+    assert await email_in_body(scope, body) == (email if keyed else None)
