@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 
 from app.core import cursor as cursors
-from app.core.cursor import MAX_CURSOR_LENGTH, Cursor, InvalidCursorError, decode_cursor
+from app.core.cursor import (
+    MAX_CURSOR_LENGTH,
+    Cursor,
+    InvalidCursorError,
+    decode_cursor,
+    parse_bool,
+    value_text,
+)
 from app.core.cursor import encode_cursor as encode
 
 # Issued under the test suite's SECRET_KEY (see conftest): a cursor a client holds
@@ -94,3 +101,10 @@ def test_a_signed_payload_of_the_wrong_shape_is_refused_as_malformed(body: bytes
 def test_a_signed_payload_of_the_right_shape_decodes() -> None:
     values: list[Any] = ["-created_at", "2020-01-01T00:00:00+00:00", 5, 0]
     assert decode_cursor(_signed(json.dumps(values).encode())) == Cursor(*values)
+
+
+def test_boolean_sort_values_round_trip_and_nothing_else_reads_as_one() -> None:
+    assert [parse_bool(value_text(flag)) for flag in (True, False)] == [True, False]
+    for text in ("true", "TRUE", "false", "FALSE", "1", "", "XXTrueXX"):
+        with pytest.raises(ValueError, match=r"^not a boolean$"):
+            parse_bool(text)
